@@ -1,0 +1,174 @@
+"""Decoding photos into 8-bit BGR arrays, with one error type for every bad input.
+
+Accepts bytes, file-like objects or paths; JPEG, PNG, WebP, BMP, TIFF and GIF (first frame).
+EXIF orientation is applied; grayscale, palette, RGBA, 16-bit, float and CMYK images become
+8-bit BGR. Images over a pixel limit are refused from their header, before a full decode.
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import BinaryIO, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_PIXELS = 40_000_000  # 40 megapixels
+MAX_BYTES = 50 * 1024 * 1024  # 50 MiB
+SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "MPO")
+FILE_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif")
+
+ImageSource = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
+
+
+class ImageDecodeError(ValueError):
+    """An input that is not a usable image. ``str(error)`` is one line: ``<name>: <reason>``."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__(f"{name}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+def _read_bytes(source: ImageSource, name: str, max_bytes: int) -> bytes:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            size = path.stat().st_size
+            if size > max_bytes:
+                raise ImageDecodeError(name, f"file is too large ({size / 2**20:.1f} MiB; limit {max_bytes / 2**20:.0f} MiB)")
+            data = path.read_bytes()
+        except IsADirectoryError:
+            raise ImageDecodeError(name, "is a directory, not an image file") from None
+        except FileNotFoundError:
+            raise ImageDecodeError(name, "no such file") from None
+        except PermissionError:
+            raise ImageDecodeError(name, "permission denied") from None
+        except OSError as exc:
+            raise ImageDecodeError(name, f"cannot read file ({exc.strerror or exc})") from None
+    elif hasattr(source, "read"):
+        data = source.read(max_bytes + 1)
+    else:
+        raise ImageDecodeError(name, f"unsupported input type {type(source).__name__}")
+    if len(data) > max_bytes:
+        raise ImageDecodeError(name, f"file is too large (over {max_bytes / 2**20:.0f} MiB)")
+    if not data:
+        raise ImageDecodeError(name, "empty file (0 bytes)")
+    return data
+
+
+def _to_bgr(image: Image.Image) -> np.ndarray:
+    """Any PIL mode -> contiguous uint8 (H, W, 3) BGR."""
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        values = np.asarray(image)
+        if mode != "I" or values.max(initial=0) > 255:
+            values = values.astype(np.float64) / 257.0  # 16-bit range -> 8-bit
+        gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
+    if mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        if values.max(initial=0) <= 1.0:
+            values = values * 255.0
+        gray = np.clip(np.rint(values), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2))
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info) or mode == "RGBa":
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))  # transparent -> white
+        image = Image.alpha_composite(background, rgba)
+    rgb = np.asarray(image.convert("RGB"))
+    return np.ascontiguousarray(rgb[..., ::-1])
+
+
+def image_size(source: ImageSource, name: str | None = None) -> tuple[int, int]:
+    """(width, height) from the header alone."""
+    name = name or _default_name(source)
+    data = _read_bytes(source, name, MAX_BYTES)
+    with _open(data, name) as image:
+        return image.size
+
+
+def _default_name(source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return getattr(source, "name", None) or "<image bytes>"
+
+
+def _open(data: bytes, name: str) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise ImageDecodeError(name, "not an image in a supported format (JPEG, PNG, WebP, BMP, TIFF, GIF)") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError(name, f"image is too large ({exc})") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageDecodeError(name, f"corrupt image header ({exc})") from None
+    return image
+
+
+def decode_image(source: ImageSource, name: str | None = None, max_pixels: int = MAX_PIXELS,
+                 max_bytes: int = MAX_BYTES) -> np.ndarray:
+    """Decode ``source`` into an 8-bit BGR array (H, W, 3).
+
+    Raises :class:`ImageDecodeError` for empty, truncated, corrupt, non-image, unsupported or
+    oversized input; its message names ``name`` (default: the path or ``<image bytes>``).
+    """
+    name = name or _default_name(source)
+    data = _read_bytes(source, name, max_bytes)
+    image = _open(data, name)
+    try:
+        if image.format not in SUPPORTED_FORMATS:
+            raise ImageDecodeError(name, f"unsupported image format {image.format}")
+        width, height = image.size
+        if width < 1 or height < 1:
+            raise ImageDecodeError(name, f"invalid image size {width}x{height}")
+        if width * height > max_pixels:
+            raise ImageDecodeError(
+                name, f"image is too large ({width}x{height} = {width * height / 1e6:.1f} MP; limit {max_pixels / 1e6:.0f} MP)")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                image.seek(0)  # first frame of animations
+                image.load()
+                image = ImageOps.exif_transpose(image)
+                return _to_bgr(image)
+        except ImageDecodeError:
+            raise
+        except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct_error()) as exc:
+            reason = str(exc) or type(exc).__name__
+            if "truncated" in reason.lower():
+                raise ImageDecodeError(name, "truncated image file (the data ends early)") from None
+            raise ImageDecodeError(name, f"corrupt image data ({reason})") from None
+        except (MemoryError, Image.DecompressionBombError):
+            raise ImageDecodeError(name, "image is too large to decode") from None
+    finally:
+        image.close()
+
+
+def struct_error():
+    import struct
+
+    return struct.error
+
+
+def encode_png(image_bgr: np.ndarray) -> bytes:
+    """Encode a BGR (or grayscale) array as PNG bytes, in memory."""
+    import cv2
+
+    ok, buffer = cv2.imencode(".png", image_bgr)
+    if not ok:
+        raise ValueError("could not encode image as PNG")
+    return buffer.tobytes()
+
+
+def example_photo() -> np.ndarray:
+    """The built-in example photo: ``skimage.data.astronaut()`` (public domain), as BGR."""
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut()[..., ::-1])
