@@ -6,6 +6,55 @@ import logging
 import sys
 
 
+def format_face_line(photo: str, face: dict) -> str:
+    """``photo.jpg face 1 (x=176 y=66 w=97 h=97): cnn happy 88.0% | deepface happy 71.3%``."""
+    r = face["region"]
+    where = "whole image" if face["source"] == "whole_image" else f"x={r['x']} y={r['y']} w={r['w']} h={r['h']}"
+    parts = [f"{name} {m['dominant_emotion']} {m['confidence'] * 100:.1f}%" for name, m in face["models"].items()]
+    return f"{photo} face {face['face']} ({where}): " + (" | ".join(parts) or "no model result")
+
+
+def _cmd_predict(args) -> int:
+    import json
+
+    from core.imaging import ImageDecodeError
+    from core.pipeline import AnalysisOptions, Analyzer, load_classifiers
+
+    classifiers, unavailable = load_classifiers(args.model, args.model_dir, args.deepface_detector)
+    for name, reason in unavailable.items():
+        print(f"note: {name} unavailable: {reason}", file=sys.stderr)
+    if not classifiers:
+        print("error: no model could be loaded", file=sys.stderr)
+        return 1
+    if unavailable:
+        print(f"note: showing {', '.join(classifiers)} only", file=sys.stderr)
+    analyzer = Analyzer(classifiers)
+    options = AnalysisOptions(no_face="whole_image" if args.whole_image else "report",
+                              deepface_mode=args.deepface_mode, min_face_size=args.min_face_size)
+    results, bad = [], 0
+    for path in args.images:
+        try:
+            result = analyzer.analyze_source(path, name=path, options=options).to_dict()
+        except ImageDecodeError as exc:
+            bad += 1
+            print(f"error: {exc}", file=sys.stderr)
+            results.append({"image": path, "error": exc.reason})
+            continue
+        results.append(result)
+        if args.json:
+            continue
+        for model, message in result["model_errors"].items():
+            print(f"error: {path}: {model} failed: {message}", file=sys.stderr)
+        if not result["faces"]:
+            print(f"{path}: no face found")
+        for face in result["faces"]:
+            print(format_face_line(path, face))
+    if args.json:
+        print(json.dumps({"models": {n: c.describe() for n, c in classifiers.items()}, "unavailable": unavailable,
+                          "results": results}, indent=2))
+    return 2 if bad else 0
+
+
 def _cmd_train(args) -> int:
     from core.labels import parse_classes
     from core.training import TrainConfig, export_run, run_finished, train
@@ -31,6 +80,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("predict", help="emotions of every face in photos, by both models")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--model", default="both", choices=["cnn", "deepface", "both"])
+    p.add_argument("--json", action="store_true", help="print the full results as JSON")
+    p.add_argument("--model-dir", help="CNN model folder (default: models/fer2013_cnn)")
+    p.add_argument("--deepface-mode", default="crops", choices=["crops", "full"],
+                   help="DeepFace on our face crops, or with its own detector on the whole photo")
+    p.add_argument("--deepface-detector", default="opencv", help="DeepFace detector backend in full mode")
+    p.add_argument("--whole-image", action="store_true", help="classify the whole image when no face is found")
+    p.add_argument("--min-face-size", type=int, default=40, help="ignore faces smaller than this (pixels)")
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("train", help="train the CNN (checkpoint every epoch, --resume continues)")
     p.add_argument("--data", required=True, help="dataset folder or FER2013 CSV")

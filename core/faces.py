@@ -1,0 +1,126 @@
+"""Face detection with OpenCV's Haar cascade (shipped in ``cv2.data``, nothing to download).
+
+For speed the cascade runs on a downscaled grayscale copy, sized so that the smallest face we
+support is about the cascade's 24-pixel window (and the copy is at most ``max_detect_side``
+pixels long); boxes are mapped back to full resolution and crops are cut from the original.
+"""
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+CASCADE_FILE = "haarcascade_frontalface_default.xml"
+CASCADE_WINDOW = 24  # the default frontal-face cascade's training window, in pixels
+
+
+@dataclass(frozen=True)
+class Face:
+    """A detected face: its box in full-resolution pixels and the detector's confidence in [0, 1]."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    confidence: float
+
+    @property
+    def area(self) -> int:
+        return self.w * self.h
+
+    def region(self) -> dict:
+        """The box as DeepFace writes it: ``{"x", "y", "w", "h"}`` (plain ints)."""
+        return {"x": int(self.x), "y": int(self.y), "w": int(self.w), "h": int(self.h)}
+
+    def iou(self, other: "Face") -> float:
+        ix = max(0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
+        iy = max(0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
+        inter = ix * iy
+        union = self.area + other.area - inter
+        return inter / union if union else 0.0
+
+
+def level_weight_to_confidence(weight: float) -> float:
+    """Squash the cascade's last-stage sum (about 4-8 for clear faces, below 1 for most false
+    positives) into [0, 1] with a logistic centred at 2."""
+    return float(1.0 / (1.0 + math.exp(-(weight - 2.0))))
+
+
+class FaceDetector:
+    """Finds all frontal faces, largest first. Safe to share between threads."""
+
+    def __init__(self, min_face_size: int = 40, max_detect_side: int = 320, scale_factor: float = 1.1,
+                 min_neighbors: int = 5, min_confidence: float = 0.3):
+        if min_face_size < 1:
+            raise ValueError("min_face_size must be at least 1 pixel")
+        self.min_face_size = int(min_face_size)
+        self.max_detect_side = int(max_detect_side)
+        self.scale_factor = scale_factor
+        self.min_neighbors = min_neighbors
+        self.min_confidence = min_confidence
+        self._local = threading.local()
+
+    @property
+    def _cascade(self) -> cv2.CascadeClassifier:
+        # One cascade per thread: CascadeClassifier keeps per-call state internally.
+        cascade = getattr(self._local, "cascade", None)
+        if cascade is None:
+            path = cv2.data.haarcascades + CASCADE_FILE
+            cascade = cv2.CascadeClassifier(path)
+            if cascade.empty():
+                raise RuntimeError(f"cannot load OpenCV's Haar cascade from {path}")
+            self._local.cascade = cascade
+        return cascade
+
+    def detection_scale(self, width: int, height: int) -> float:
+        """Factor the image is shrunk by before the cascade runs (1.0 = full resolution)."""
+        scale = min(1.0, CASCADE_WINDOW / self.min_face_size)
+        return min(scale, self.max_detect_side / max(width, height, 1))
+
+    def effective_min_face_size(self, width: int, height: int) -> int:
+        """The smallest face (full-resolution pixels) that can be found in an image of this size."""
+        return max(self.min_face_size, math.ceil(CASCADE_WINDOW / self.detection_scale(width, height)))
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """All faces in a BGR or grayscale image, largest first; an empty list when there is none."""
+        height, width = image.shape[:2]
+        scale = self.detection_scale(width, height)
+        gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+        if min(gray.shape[:2]) < CASCADE_WINDOW:
+            return []
+        gray = cv2.equalizeHist(gray)
+        boxes, _, weights = self._cascade.detectMultiScale3(
+            gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
+            minSize=(CASCADE_WINDOW, CASCADE_WINDOW), outputRejectLevels=True)
+        sx, sy = width / gray.shape[1], height / gray.shape[0]
+        faces = []
+        for (bx, by, bw, bh), weight in zip(np.asarray(boxes).reshape(-1, 4), np.asarray(weights).reshape(-1)):
+            confidence = level_weight_to_confidence(float(weight))
+            x, y = int(round(bx * sx)), int(round(by * sy))
+            w, h = int(round(bw * sx)), int(round(bh * sy))
+            w, h = min(w, width - x), min(h, height - y)
+            if confidence < self.min_confidence or min(w, h) < self.min_face_size:
+                continue
+            faces.append(Face(x, y, w, h, round(confidence, 4)))
+        faces.sort(key=lambda f: (-f.area, f.x, f.y))
+        return faces
+
+
+def crop_face(image: np.ndarray, face: Face, margin: float = 0.0) -> np.ndarray:
+    """The face's box grown by ``margin`` (fraction of its size) on each side, clipped to the image."""
+    height, width = image.shape[:2]
+    dx, dy = int(round(face.w * margin)), int(round(face.h * margin))
+    x0, y0 = max(0, face.x - dx), max(0, face.y - dy)
+    x1, y1 = min(width, face.x + face.w + dx), min(height, face.y + face.h + dy)
+    return np.ascontiguousarray(image[y0:y1, x0:x1])
+
+
+def whole_image_face(image: np.ndarray) -> Face:
+    """A pseudo-face covering the whole image (for "classify the whole image" when none is found)."""
+    return Face(0, 0, int(image.shape[1]), int(image.shape[0]), 0.0)
