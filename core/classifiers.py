@@ -45,9 +45,19 @@ class EmotionClassifier(ABC):
 def _to_gray(face: np.ndarray) -> np.ndarray:
     if face.ndim == 2:
         return face
+    if face.shape[2] == 1:
+        return face[..., 0]
     if face.shape[2] == 4:
         return cv2.cvtColor(face, cv2.COLOR_BGRA2GRAY)
     return cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+
+
+def _to_bgr(face: np.ndarray) -> np.ndarray:
+    if face.ndim == 2 or face.shape[2] == 1:
+        return cv2.cvtColor(face, cv2.COLOR_GRAY2BGR)
+    if face.shape[2] == 4:
+        return cv2.cvtColor(face, cv2.COLOR_BGRA2BGR)
+    return face
 
 
 class CnnClassifier(EmotionClassifier):
@@ -163,8 +173,9 @@ class DeepFaceClassifier(EmotionClassifier):
         """Classify our own crops (DeepFace's detector skipped, so both models see the same face)."""
         rows = []
         for face in faces:
-            image = face if face.ndim == 3 else cv2.cvtColor(face, cv2.COLOR_GRAY2BGR)
-            result = self._analyze(np.ascontiguousarray(image), "skip")
+            if face.size == 0:
+                raise ValueError("empty face crop")
+            result = self._analyze(np.ascontiguousarray(_to_bgr(face)), "skip")
             rows.append(deepface_to_probabilities(result[0]["emotion"], self.labels))
         return np.array(rows).reshape(len(rows), len(self.labels))
 

@@ -27,7 +27,8 @@ class ImageDecodeError(ValueError):
     """An input that is not a usable image. ``str(error)`` is one line: ``<name>: <reason>``."""
 
     def __init__(self, name: str, reason: str):
-        super().__init__(f"{name}: {reason}")
+        reason = " ".join(str(reason).split())  # one line, whatever the underlying library said
+        super().__init__(f"{' '.join(str(name).splitlines())}: {reason}")
         self.name = name
         self.reason = reason
 
@@ -86,27 +87,55 @@ def _to_bgr(image: Image.Image) -> np.ndarray:
 
 def image_size(source: ImageSource, name: str | None = None) -> tuple[int, int]:
     """(width, height) from the header alone."""
-    name = name or _default_name(source)
+    name = name or source_name(source)
     data = _read_bytes(source, name, MAX_BYTES)
     with _open(data, name) as image:
         return image.size
 
 
-def _default_name(source) -> str:
+def source_name(source) -> str:
+    """The name errors and results use for ``source``: its path, a file object's name, or ``<image bytes>``."""
     if isinstance(source, (str, os.PathLike)):
         return str(source)
-    return getattr(source, "name", None) or "<image bytes>"
+    name = getattr(source, "name", None)
+    return str(name) if isinstance(name, (str, os.PathLike)) and str(name) else "<image bytes>"
 
 
-def _open(data: bytes, name: str) -> Image.Image:
+def _too_large(name: str, width: int, height: int, max_pixels: int) -> ImageDecodeError:
+    return ImageDecodeError(
+        name, f"image is too large ({width}x{height} = {width * height / 1e6:.1f} MP; limit {max_pixels / 1e6:.0f} MP)")
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the header by the format's own plugin, without Pillow's bomb check
+    (which refuses huge images without saying how large they are)."""
+    Image.init()
+    for fmt in Image.ID:
+        factory, accept = Image.OPEN[fmt]
+        try:
+            if accept is not None and accept(data[:16]) is not True:
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with factory(io.BytesIO(data), "") as image:
+                    return image.size
+        except Exception:  # not this format; try the next one
+            continue
+    return None
+
+
+def _open(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore")  # bomb warnings (our own limit applies), corrupt-header chatter
             image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
         raise ImageDecodeError(name, "not an image in a supported format (JPEG, PNG, WebP, BMP, TIFF, GIF)") from None
     except Image.DecompressionBombError as exc:
-        raise ImageDecodeError(name, f"image is too large ({exc})") from None
+        size = _header_size(data)
+        if size is None:
+            raise ImageDecodeError(name, f"image is too large ({exc})") from None
+        raise _too_large(name, *size, max_pixels) from None
     except (OSError, ValueError, SyntaxError) as exc:
         raise ImageDecodeError(name, f"corrupt image header ({exc})") from None
     return image
@@ -119,9 +148,9 @@ def decode_image(source: ImageSource, name: str | None = None, max_pixels: int =
     Raises :class:`ImageDecodeError` for empty, truncated, corrupt, non-image, unsupported or
     oversized input; its message names ``name`` (default: the path or ``<image bytes>``).
     """
-    name = name or _default_name(source)
+    name = name or source_name(source)
     data = _read_bytes(source, name, max_bytes)
-    image = _open(data, name)
+    image = _open(data, name, max_pixels)
     try:
         if image.format not in SUPPORTED_FORMATS:
             raise ImageDecodeError(name, f"unsupported image format {image.format}")
@@ -129,8 +158,7 @@ def decode_image(source: ImageSource, name: str | None = None, max_pixels: int =
         if width < 1 or height < 1:
             raise ImageDecodeError(name, f"invalid image size {width}x{height}")
         if width * height > max_pixels:
-            raise ImageDecodeError(
-                name, f"image is too large ({width}x{height} = {width * height / 1e6:.1f} MP; limit {max_pixels / 1e6:.0f} MP)")
+            raise _too_large(name, width, height, max_pixels)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")

@@ -16,7 +16,7 @@ import numpy as np
 
 from core.classifiers import DeepFaceClassifier, EmotionClassifier, timed_predict
 from core.faces import Face, FaceDetector, crop_face, whole_image_face
-from core.imaging import ImageSource, decode_image
+from core.imaging import ImageSource, decode_image, source_name
 
 NoFacePolicy = Literal["report", "whole_image"]
 DeepFaceMode = Literal["crops", "full"]
@@ -115,7 +115,7 @@ class PhotoResult:
 class Analyzer:
     """Runs the detector and the classifiers over photos. Thread-safe; load it once and share it."""
 
-    def __init__(self, classifiers: dict[str, EmotionClassifier], max_detect_side: int = 320):
+    def __init__(self, classifiers: dict[str, EmotionClassifier], max_detect_side: int = 640):
         if not classifiers:
             raise ValueError("at least one classifier is needed")
         self.classifiers = classifiers
@@ -127,10 +127,11 @@ class Analyzer:
     def analyze_source(self, source: ImageSource, name: str | None = None,
                        options: AnalysisOptions = AnalysisOptions()) -> PhotoResult:
         """Decode (raising :class:`core.imaging.ImageDecodeError` for bad input), then analyse."""
+        name = name or source_name(source)
         start = time.perf_counter()
         image = decode_image(source, name=name)
         decode_ms = (time.perf_counter() - start) * 1000.0
-        result = self.analyze(image, name or "<image>", options)
+        result = self.analyze(image, name, options)
         result.timings_ms = {"decode": decode_ms, **result.timings_ms, "total": result.timings_ms["total"] + decode_ms}
         return result
 
