@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.labels import EMOTIONS, normalize_label
+from core.labels import EMOTIONS, FER2013_LABELS, normalize_label
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm"}
 FER2013_SPLITS = ("Training", "PublicTest", "PrivateTest")
@@ -124,6 +124,19 @@ class Dataset:
         return x, y
 
 
+def _folder_label(folder: Path) -> str:
+    """The emotion a class folder holds, or a ``DatasetError`` naming the folder."""
+    try:
+        return normalize_label(folder.name)
+    except ValueError as exc:
+        raise DatasetError(f"{folder}: {exc}") from None
+
+
+def _class_dirs(folder: Path) -> list[Path]:
+    """Subfolders, without hidden ones (``.ipynb_checkpoints``) and macOS archive debris."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+
+
 def _image_files(folder: Path):
     return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
@@ -153,8 +166,8 @@ def load_fer2013_folder(root: str | Path) -> Dataset:
         base = root / sub
         if not base.is_dir():
             raise DatasetError(f"{root}: not a FER2013 folder (missing {sub}/)")
-        for class_dir in sorted(p for p in base.iterdir() if p.is_dir()):
-            label = normalize_label(class_dir.name)
+        for class_dir in _class_dirs(base):
+            label = _folder_label(class_dir)
             for path in _image_files(class_dir):
                 split = path.name.split("_", 1)[0]
                 if split not in FER2013_SPLITS:
@@ -168,6 +181,8 @@ def load_fer2013_folder(root: str | Path) -> Dataset:
 def load_fer2013_csv(path: str | Path) -> Dataset:
     """The original Kaggle file: columns ``emotion`` (0-6), ``pixels`` (2304 numbers), ``Usage``."""
     path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file")
     records = []
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
@@ -175,12 +190,17 @@ def load_fer2013_csv(path: str | Path) -> Dataset:
             raise DatasetError(f"{path}: expected columns emotion,pixels,Usage")
         for row_number, row in enumerate(reader):
             try:
+                if any(row[key] is None for key in ("emotion", "pixels", "Usage")):
+                    raise ValueError("missing columns")
                 values = np.array(row["pixels"].split(), dtype=np.uint8)
                 side = int(round(len(values) ** 0.5))
-                if side * side != len(values):
+                if side == 0 or side * side != len(values):
                     raise ValueError(f"{len(values)} pixels is not a square image")
-                label = EMOTIONS[int(row["emotion"])]
-            except (ValueError, IndexError) as exc:
+                code = int(row["emotion"])
+                if not 0 <= code < len(FER2013_LABELS):
+                    raise ValueError(f"emotion {code} is not a FER2013 code (0-{len(FER2013_LABELS) - 1})")
+                label = FER2013_LABELS[code]
+            except (ValueError, OverflowError) as exc:  # OverflowError: a pixel value outside 0-255
                 raise DatasetError(f"{path}: row {row_number + 2}: {exc}") from None
             split = row["Usage"].strip()
             if split not in FER2013_SPLITS:
@@ -217,7 +237,7 @@ def load_class_folders(root: str | Path, name: str | None = None, seed: int = SP
     class folders, that split is kept; otherwise a stratified 70/15/15 split is made.
     """
     root = Path(root)
-    subdirs = {p.name.lower(): p for p in root.iterdir() if p.is_dir()} if root.is_dir() else {}
+    subdirs = {p.name.lower(): p for p in _class_dirs(root)} if root.is_dir() else {}
     if not subdirs:
         raise DatasetError(f"{root}: not a folder with one subfolder per class")
     split_dirs = {"train": "train", "validation": "validation", "val": "validation", "test": "test"}
@@ -225,13 +245,13 @@ def load_class_folders(root: str | Path, name: str | None = None, seed: int = SP
     if "train" in subdirs and ("test" in subdirs or "validation" in subdirs or "val" in subdirs):
         for dirname, split in split_dirs.items():
             if dirname in subdirs:
-                for class_dir in sorted(p for p in subdirs[dirname].iterdir() if p.is_dir()):
-                    label = normalize_label(class_dir.name)
+                for class_dir in _class_dirs(subdirs[dirname]):
+                    label = _folder_label(class_dir)
                     records += [Record(p.relative_to(root).as_posix(), label, split) for p in _image_files(class_dir)]
     else:
         found = []
         for class_dir in sorted(subdirs.values()):
-            label = normalize_label(class_dir.name)
+            label = _folder_label(class_dir)
             found += [(p.relative_to(root).as_posix(), label) for p in _image_files(class_dir)]
         splits = stratified_split([label for _, label in found], seed)
         records = [Record(rel, label, split) for (rel, label), split in zip(found, splits)]

@@ -5,8 +5,9 @@ with warm-up); early stopping and the choice of checkpoint use ``PublicTest`` on
 is never touched here: it is evaluated once, on the exported model (:mod:`core.evaluation`).
 
 A run lives in ``runs/<name>/``: ``config.json``, ``state.json`` (epochs done, best epoch, time
-spent), ``last.keras`` (model and optimizer, for ``--resume``), ``best.weights.npz``, ``history.csv``
-and ``train.log``. :func:`export_run` turns the best checkpoint into ``models/<name>/``.
+spent), ``last.keras`` (model and optimizer, for ``--resume``), ``rng_state.json`` (the dropout
+layers' random-generator states, which ``last.keras`` does not hold), ``best.weights.npz``,
+``history.csv`` and ``train.log``. :func:`export_run` turns the best checkpoint into ``models/<name>/``.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ log = logging.getLogger("core.training")
 log.propagate = False
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BEST_WEIGHTS = "best.weights.npz"
+RNG_STATE = "rng_state.json"
 
 
 def save_weights(model, path: Path) -> None:
@@ -42,6 +44,60 @@ def save_weights(model, path: Path) -> None:
 def load_weights(model, path: Path) -> None:
     with np.load(path) as archive:
         model.set_weights([archive[f"arr_{i}"] for i in range(len(archive.files))])
+
+
+def seed_states(model) -> dict[str, list[list[int]]]:
+    """Each layer's random-seed generator states (dropout masks), by layer name.
+
+    Keras does not save them in ``.keras`` files: a reloaded model would draw new dropout masks,
+    so a resumed run would drift from the uninterrupted one. They are kept in ``rng_state.json``.
+    """
+    states = {}
+    for layer in model.layers:
+        values = [np.asarray(v.numpy()).tolist() for v in layer.variables if v.name == "seed_generator_state"]
+        if values:
+            states[layer.name] = values
+    return states
+
+
+def set_seed_states(model, states: dict[str, list[list[int]]]) -> None:
+    for layer in model.layers:
+        variables = [v for v in layer.variables if v.name == "seed_generator_state"]
+        if not variables:
+            continue
+        values = states.get(layer.name)
+        if values is None or len(values) != len(variables):
+            raise ValueError(f"no random-generator state for layer {layer.name!r}")
+        for variable, value in zip(variables, values):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
+
+
+def _restore_seed_states(model, run_dir: Path, config: "TrainConfig", epochs_completed: int,
+                         steps_per_epoch: int) -> str:
+    """Put the dropout generators of a reloaded model where the interrupted run left them.
+
+    From ``rng_state.json`` when it belongs to the checkpoint's epoch; otherwise (runs started
+    before that file existed) rebuilt: a fresh run builds its model right after
+    ``set_random_seed(seed)``, which fixes each generator's seed, and every training step advances
+    each generator by one.
+    """
+    import keras
+
+    from core.architecture import build_cnn
+
+    path = run_dir / RNG_STATE
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if saved.get("epochs_completed") == epochs_completed:
+            set_seed_states(model, saved["seed_generators"])
+            return "rng_state.json"
+    keras.utils.set_random_seed(config.seed)
+    fresh = build_cnn(model.output_shape[-1], config.input_size, config.stages, config.dense_units, config.dropout)
+    steps = epochs_completed * steps_per_epoch
+    set_seed_states(model, {name: [[seed, counter + steps] for seed, counter in values]
+                            for name, values in seed_states(fresh).items()})
+    keras.utils.set_random_seed(config.seed + epochs_completed)
+    return "rebuilt from the seed"
 
 
 @dataclass
@@ -189,6 +245,7 @@ def _callbacks(run_dir: Path, config: TrainConfig, state: dict, batches, total_b
             tmp = run_dir / "last.tmp.keras"
             self.model.save(tmp)
             os.replace(tmp, run_dir / "last.keras")
+            _write_json(run_dir / RNG_STATE, {"epochs_completed": epoch + 1, "seed_generators": seed_states(self.model)})
             _write_json(run_dir / "state.json", state)
             log.info("epoch %d/%d  loss %.4f  acc %.4f  val_loss %.4f  val_acc %.4f  lr %.2e  %.0fs%s",
                      epoch + 1, config.epochs, logs["loss"], logs["accuracy"], logs["val_loss"], val_acc,
@@ -257,7 +314,7 @@ def train(config: TrainConfig, runs_dir: str | Path = PROJECT_ROOT / "runs", res
         if (run_dir / "last.keras").exists():
             raise FileExistsError(f"{run_dir} already holds a run: pass --resume to continue it, or delete it")
         run_dir.mkdir(parents=True, exist_ok=True)
-        for stale in ("history.csv", "train.log", BEST_WEIGHTS):
+        for stale in ("history.csv", "train.log", BEST_WEIGHTS, RNG_STATE):
             (run_dir / stale).unlink(missing_ok=True)
         state = {"epochs_completed": 0, "train_seconds": 0.0, "hardware": [], "sessions": 0}
         _write_json(run_dir / "config.json", config.to_dict())
@@ -272,7 +329,8 @@ def train(config: TrainConfig, runs_dir: str | Path = PROJECT_ROOT / "runs", res
         steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
         if resume:
             model = keras.models.load_model(run_dir / "last.keras", safe_mode=True)
-            log.info("resuming %s after epoch %d", run_dir, state["epochs_completed"])
+            source = _restore_seed_states(model, run_dir, config, state["epochs_completed"], steps_per_epoch)
+            log.info("resuming %s after epoch %d (dropout generators: %s)", run_dir, state["epochs_completed"], source)
         else:
             model = build_cnn(k, config.input_size, config.stages, config.dense_units, config.dropout)
             warmup = config.warmup_epochs * steps_per_epoch
@@ -296,8 +354,10 @@ def train(config: TrainConfig, runs_dir: str | Path = PROJECT_ROOT / "runs", res
             return run_dir
         Batches = _batches_class()
         batches = Batches(x_train, y_train, k, config.batch_size, config.seed, config.augment)
+        # shuffle=False: the batches are already shuffled, from (seed, epoch); Keras would otherwise
+        # reorder them with Python's global `random`, which a resumed run cannot reproduce.
         model.fit(batches, validation_data=(to_model_input(x_val), one_hot(y_val, k)), validation_batch_size=512,
-                  initial_epoch=start, epochs=end, verbose=0,
+                  initial_epoch=start, epochs=end, verbose=0, shuffle=False,
                   callbacks=_callbacks(run_dir, config, state, batches, steps_per_epoch))
         return run_dir
     finally:

@@ -1,0 +1,201 @@
+"""A tiny training run on generated data: checkpoints, exact resumption, export, the train CLI."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.training import BEST_WEIGHTS, RNG_STATE, PROJECT_ROOT, TrainConfig, export_run, run_finished, train
+
+HISTORY_COLUMNS = ["epoch", "accuracy", "epoch_seconds", "learning_rate", "loss", "val_accuracy", "val_loss"]
+LABELS = ("angry", "happy", "sad", "neutral")
+
+
+def make_random_fer(root: Path, train_per_class: int = 16, test_per_class: int = 4, labels=LABELS) -> Path:
+    """FER2013 folder layout with random 48x48 grayscale faces."""
+    rng = np.random.default_rng(0)
+    n = 0
+    for sub, split, count in (("train", "Training", train_per_class), ("test", "PublicTest", test_per_class),
+                              ("test", "PrivateTest", test_per_class)):
+        for label in labels:
+            folder = root / sub / label
+            folder.mkdir(parents=True, exist_ok=True)
+            for _ in range(count):
+                assert cv2.imwrite(str(folder / f"{split}_{n}.jpg"), rng.integers(0, 256, (48, 48), dtype=np.uint8))
+                n += 1
+    return root
+
+
+def tiny_config(data: Path, name: str) -> TrainConfig:
+    return TrainConfig(data=str(data), name=name, epochs=2, stages=((8,), (16,)), dense_units=16, batch_size=16)
+
+
+def history(run_dir: Path) -> pd.DataFrame:
+    return pd.read_csv(run_dir / "history.csv")
+
+
+def last_weights(run_dir: Path) -> list[np.ndarray]:
+    import keras
+
+    return keras.models.load_model(run_dir / "last.keras", safe_mode=True).get_weights()
+
+
+def best_weights(run_dir: Path) -> list[np.ndarray]:
+    with np.load(run_dir / BEST_WEIGHTS) as archive:
+        return [archive[f"arr_{i}"] for i in range(len(archive.files))]
+
+
+def assert_same_run(a: Path, b: Path) -> None:
+    ha, hb = history(a), history(b)
+    pd.testing.assert_frame_equal(ha.drop(columns="epoch_seconds"), hb.drop(columns="epoch_seconds"),
+                                  check_exact=True)
+    for wa, wb in zip(last_weights(a), last_weights(b), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    for wa, wb in zip(best_weights(a), best_weights(b), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    sa, sb = (json.loads((d / "state.json").read_text()) for d in (a, b))
+    for key in ("epochs_completed", "best_epoch", "best_val_accuracy", "labels", "n_train", "n_val"):
+        assert sa[key] == sb[key], key
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    return make_random_fer(tmp_path_factory.mktemp("data") / "fer_random")
+
+
+@pytest.fixture(scope="module")
+def runs(data_dir, tmp_path_factory) -> dict[str, Path]:
+    """One uninterrupted 2-epoch run, and the same run stopped after epoch 1 and resumed."""
+    runs_dir = tmp_path_factory.mktemp("runs")
+    whole = train(tiny_config(data_dir, "whole"), runs_dir)
+    split = train(tiny_config(data_dir, "split"), runs_dir, max_epochs_this_call=1)
+    after_one = {"state": json.loads((split / "state.json").read_text()), "history": history(split),
+                 "finished": run_finished(split)}
+    # the same checkpoint as a run started before rng_state.json existed
+    shutil.copytree(split, runs_dir / "old_style")
+    (runs_dir / "old_style" / RNG_STATE).unlink()
+    # resume takes everything from the run's stored config.json, not from the config passed in
+    train(TrainConfig(data="ignored", name="split"), runs_dir, resume=True)
+    return {"dir": runs_dir, "whole": whole, "split": split, "after_one": after_one}
+
+
+@pytest.mark.slow
+def test_history_and_state(runs):
+    after_one = runs["after_one"]
+    assert after_one["state"]["epochs_completed"] == 1 and not after_one["finished"]
+    assert len(after_one["history"]) == 1
+    for run in (runs["whole"], runs["split"]):
+        frame = history(run)
+        assert list(frame.columns) == HISTORY_COLUMNS
+        assert frame["epoch"].tolist() == [0, 1]
+        assert frame[["accuracy", "val_accuracy"]].stack().between(0, 1).all()
+        state = json.loads((run / "state.json").read_text())
+        assert state["epochs_completed"] == 2
+        assert state["labels"] == ["angry", "happy", "sad", "neutral"]
+        assert (state["n_train"], state["n_val"]) == (64, 16)
+        assert state["best_epoch"] in (1, 2)
+        assert run_finished(run)
+        for name in ("config.json", "last.keras", BEST_WEIGHTS, RNG_STATE, "train.log"):
+            assert (run / name).is_file(), name
+    assert json.loads((runs["split"] / "state.json").read_text())["sessions"] == 2
+    assert "resuming" in (runs["split"] / "train.log").read_text()
+
+
+@pytest.mark.slow
+def test_resume_reproduces_the_uninterrupted_run_exactly(runs):
+    assert_same_run(runs["whole"], runs["split"])
+    assert (json.loads((runs["whole"] / RNG_STATE).read_text())
+            == json.loads((runs["split"] / RNG_STATE).read_text()))
+
+
+@pytest.mark.slow
+def test_resume_of_a_run_without_rng_state_is_exact_too(data_dir, runs):
+    """Runs started before rng_state.json existed: the dropout generators are rebuilt from the seed."""
+    run = train(tiny_config(data_dir, "old_style"), runs["dir"], resume=True)
+    assert "dropout generators: rebuilt from the seed" in (run / "train.log").read_text()
+    assert_same_run(runs["whole"], run)
+
+
+@pytest.mark.slow
+def test_finished_run_and_refusals(data_dir, runs):
+    before = (runs["whole"] / "history.csv").read_text()
+    train(tiny_config(data_dir, "whole"), runs["dir"], resume=True)  # already finished: nothing to do
+    assert (runs["whole"] / "history.csv").read_text() == before
+    with pytest.raises(FileExistsError, match="pass --resume"):
+        train(tiny_config(data_dir, "whole"), runs["dir"])
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        train(tiny_config(data_dir, "never_started"), runs["dir"], resume=True)
+
+
+@pytest.mark.slow
+def test_export_and_load(runs, tmp_path):
+    import keras
+
+    from core.architecture import build_cnn
+    from core.classifiers import CnnClassifier
+
+    out = export_run(runs["split"], tmp_path / "models")
+    assert out == tmp_path / "models" / "split"
+    for name in ("model.keras", "model.json", "history.csv"):
+        assert (out / name).is_file(), name
+    assert (out / "history.csv").read_text() == (runs["split"] / "history.csv").read_text()
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["name"] == "split" and meta["kind"] == "keras-cnn"
+    assert meta["labels"] == ["angry", "happy", "sad", "neutral"]
+    assert meta["input"]["size"] == [48, 48] and meta["input"]["channels"] == 1
+    assert meta["preprocessing"]["normalization"] == {"scale": 1 / 255, "offset": 0.0}
+    training = meta["training"]
+    assert training["seed"] == 42
+    assert training["protocol"] == {"fit": "Training", "select": "PublicTest", "report": "PrivateTest",
+                                    "note": training["protocol"]["note"]}
+    assert training["epochs_run"] == 2 and training["best_epoch"] in (1, 2)
+    assert isinstance(training["train_seconds"], float) and training["train_seconds"] > 0
+    assert training["hardware"] and "cpu" in training["hardware"][0] and "keras" in training["hardware"][0]
+    assert training["sessions"] == 2
+    assert meta["architecture"]["stages"] == [[8], [16]] and meta["architecture"]["parameters"] > 0
+
+    classifier = CnnClassifier(out)
+    assert classifier.labels == ("angry", "happy", "sad", "neutral")
+    faces = [np.random.default_rng(i).integers(0, 256, (48, 48), dtype=np.uint8) for i in range(5)]
+    faces.append(np.random.default_rng(9).integers(0, 256, (96, 80, 3), dtype=np.uint8))  # BGR, resized
+    probs = classifier.predict(faces)
+    assert probs.shape == (6, 4)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    # the exported model is the best checkpoint
+    model = build_cnn(4, 48, ((8,), (16,)), 16)
+    model.set_weights(best_weights(runs["split"]))
+    expected = keras.ops.convert_to_numpy(model(classifier.preprocess(faces), training=False))
+    np.testing.assert_allclose(probs, expected, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_train_cli_max_epochs_then_resume(tmp_path, capsys):
+    data = make_random_fer(tmp_path / "data", train_per_class=4, test_per_class=2)
+    runs_dir, models_dir = tmp_path / "runs", tmp_path / "models"
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    base = [sys.executable, "-m", "core", "train", "--data", str(data), "--name", "cli_run",
+            "--runs-dir", str(runs_dir), "--models-dir", str(models_dir)]
+    first = subprocess.run(base + ["--epochs", "2", "--batch-size", "8", "--max-epochs", "1"],
+                           cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "continue with: python -m core train --resume" in first.stdout
+    assert json.loads((runs_dir / "cli_run" / "state.json").read_text())["epochs_completed"] == 1
+    assert not (models_dir / "cli_run").exists()
+    # the resume through the same command line, in this process (a second TensorFlow start-up costs too much)
+    from core.cli import main
+
+    assert main(base[3:] + ["--resume"]) == 0
+    assert f"exported {models_dir / 'cli_run'}" in capsys.readouterr().out
+    assert len(history(runs_dir / "cli_run")) == 2
+    config = json.loads((runs_dir / "cli_run" / "config.json").read_text())
+    assert (config["epochs"], config["batch_size"]) == (2, 8)  # kept from the first call
+    meta = json.loads((models_dir / "cli_run" / "model.json").read_text())
+    assert meta["training"]["epochs_run"] == 2 and meta["labels"] == list(LABELS)
