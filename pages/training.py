@@ -1,0 +1,174 @@
+"""Training: how the CNN was trained — learning curves from history.csv and the facts in model.json."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import artifacts, charts
+from core.artifacts import ArtifactError
+from pages.common import read, show_artifact_error
+
+
+def fmt_count(value) -> str:
+    if not isinstance(value, (int, float)):
+        return "not recorded"
+    for size, suffix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
+        if value >= size:
+            return f"{value / size:.2f}{suffix}"
+    return f"{value:,.0f}"
+
+
+def fmt_duration(seconds) -> str:
+    if not isinstance(seconds, (int, float)):
+        return "not recorded"
+    minutes = seconds / 60
+    if minutes < 1:
+        return f"{seconds:.0f} s"
+    if minutes < 60:
+        return f"{minutes:.0f} min"
+    return f"{int(minutes // 60)} h {int(minutes % 60):02d} min"
+
+
+def table(mapping: dict) -> pd.DataFrame:
+    rows = [{"setting": str(k), "value": ", ".join(map(str, v)) if isinstance(v, list) else str(v)}
+            for k, v in mapping.items()]
+    return pd.DataFrame(rows, columns=["setting", "value"])
+
+
+def show_curves(history: pd.DataFrame, meta: dict | None, key: str) -> None:
+    epoch, source = artifacts.best_epoch(meta, history)
+    st.plotly_chart(charts.training_curves(history, epoch), key=key)
+    if epoch is not None:
+        row = history[history["epoch_number"] == epoch].iloc[0]
+        st.caption(f"Chosen epoch **{epoch}** (from {source}), marked with a dashed line and a star. "
+                   f"Epochs are numbered from 1 (history.csv's `epoch` column counts from 0).")
+        st.markdown(f"**At the chosen epoch ({epoch})**")
+        c1, c2, c3, c4 = st.columns(4)
+        c1.metric("Validation accuracy", f"{row['val_accuracy']:.1%}")
+        c2.metric("Training accuracy", f"{row['accuracy']:.1%}",
+                  help="Measured with augmentation and dropout on, so it is usually below what the model "
+                       "scores on clean training images.")
+        c3.metric("Validation loss", f"{row['val_loss']:.3f}")
+        c4.metric("Epochs recorded", len(history))
+        recorded = ((meta or {}).get("training") or {}).get("best_val_accuracy")
+        if isinstance(recorded, (int, float)) and abs(recorded - row["val_accuracy"]) > 1e-4:
+            st.warning(f"model.json records a best validation accuracy of {recorded:.4f}, but history.csv has "
+                       f"{row['val_accuracy']:.4f} at epoch {epoch}: the two files may come from different runs.")
+    with st.expander("Per-epoch numbers"):
+        st.dataframe(history, hide_index=True, key=f"{key}-table")
+
+
+st.title("How the CNN was trained")
+folder = artifacts.model_dir()
+st.caption(f"Model folder: `{folder}` (set `EMOTION_MODEL_DIR` to show another).")
+
+meta = None
+try:
+    meta = read("model_json", folder)
+except ArtifactError as error:
+    if error.kind == "missing" and not (folder / "history.csv").exists():
+        st.info(f"No exported CNN in `{folder}` yet: it appears there when training finishes "
+                f"(`make train`, or `python -m core train --data DATASET`).", icon=":material/hourglass_top:")
+        progress = artifacts.run_progress(folder.name)
+        if progress:
+            st.subheader("Training in progress")
+            planned = progress["epochs_planned"]
+            history = progress["history"]
+            done = 0 if history is None else len(history)
+            st.markdown(f"Run folder `{progress['dir']}`: **{done}{f' of {planned}' if planned else ''} epochs** "
+                        f"so far. These live curves come from the run, not from an exported model; to export the "
+                        f"best checkpoint so far, run `python -m core export --name {folder.name}`.")
+            if history is not None:
+                show_curves(history, None, key="run-curves")
+            elif progress["error"]:
+                st.caption(progress["error"])
+        st.stop()
+    show_artifact_error(error, "Model facts (model.json)")
+
+if meta is not None:
+    training = meta.get("training") or {}
+    architecture = meta.get("architecture") or {}
+    provenance = meta.get("provenance") or {}
+    status = artifacts.training_status(meta)
+    if status.interim:
+        st.warning(f"**Interim checkpoint:** {status.epochs_run} of {status.epochs_planned} planned epochs ran. Training "
+                   f"is unfinished, so this model is the best epoch so far, not the final model.",
+                   icon=":material/hourglass_top:")
+    elif status.state in ("finished", "stopped_early"):
+        st.success(f"Training {status.describe()}.", icon=":material/check_circle:")
+    else:
+        st.caption("model.json does not record how many epochs ran and were planned.")
+
+    c1, c2, c3, c4, c5 = st.columns(5)
+    c1.metric("Parameters", fmt_count(architecture.get("parameters")))
+    c2.metric("Multiply-adds per face", fmt_count(architecture.get("multiply_adds")))
+    run, planned = training.get("epochs_run"), training.get("epochs_planned")
+    c3.metric("Epochs run / planned", f"{run if run is not None else '?'} / {planned if planned is not None else '?'}")
+    best = training.get("best_val_accuracy")
+    c4.metric("Best validation accuracy", f"{best:.1%}" if isinstance(best, (int, float)) else "not recorded",
+              help=f"At epoch {training.get('best_epoch', '?')} on the selection split "
+                   f"({(training.get('protocol') or {}).get('select', '?')}).")
+    c5.metric("Training time", fmt_duration(training.get("train_seconds")),
+              help=f"Over {training.get('sessions', 1)} session(s) (a resumed run has several).")
+
+    hardware = training.get("hardware")
+    if isinstance(hardware, list) and hardware:
+        described = "; ".join(
+            f"{h.get('cpu', '?')} ({h.get('cores', '?')} cores"
+            f"{', GPU ' + ', '.join(h['gpus']) if h.get('gpus') else ', no GPU'}), "
+            f"Keras {h.get('keras', '?')} on {h.get('backend', '?')} {h.get('tensorflow', '')}".strip()
+            for h in hardware if isinstance(h, dict))
+        st.markdown(f"**Hardware:** {described}")
+
+    left, right = st.columns(2)
+    with left:
+        with st.expander("Architecture", expanded=True):
+            if architecture.get("description"):
+                st.markdown(architecture["description"])
+            st.table(table({k: v for k, v in architecture.items() if k not in ("summary", "description")}),
+                     hide_index=True)
+            if architecture.get("summary"):
+                st.code(architecture["summary"], language=None)
+        with st.expander("Data protocol", expanded=True):
+            protocol = training.get("protocol") or {}
+            if protocol or training.get("dataset"):
+                st.markdown(f"- **Dataset:** {training.get('dataset', 'not recorded')} "
+                            f"(folder `{training.get('data_dir_name', '?')}`)\n"
+                            f"- **Fit on:** {protocol.get('fit', '?')} ({training.get('n_train', '?')} images)\n"
+                            f"- **Checkpoint chosen on:** {protocol.get('select', '?')} ({training.get('n_val', '?')} images)\n"
+                            f"- **Reported on:** {protocol.get('report', '?')} (see the Evaluation page)")
+                if protocol.get("note"):
+                    st.caption(protocol["note"])
+            else:
+                st.caption("Not recorded in model.json.")
+    with right:
+        with st.expander("Optimiser and loss", expanded=True):
+            settings = {**{f"optimizer {k}": v for k, v in (training.get("optimizer") or {}).items()},
+                        **{f"loss {k}": v for k, v in (training.get("loss") or {}).items()}}
+            if settings:
+                st.table(table(settings), hide_index=True)
+            else:
+                st.caption("Not recorded in model.json.")
+        with st.expander("Augmentation", expanded=True):
+            augmentation = training.get("augmentation") or {}
+            if augmentation:
+                st.table(table(augmentation), hide_index=True)
+            else:
+                st.caption("Not recorded in model.json.")
+        with st.expander("Reproducibility", expanded=True):
+            st.markdown(f"- **Seed:** {training.get('seed', 'not recorded')}\n"
+                        f"- **Commit:** `{provenance.get('commit') or 'not recorded'}`\n"
+                        f"- **Exported at:** {provenance.get('exported_at', 'not recorded')}\n"
+                        f"- **Run folder:** `{provenance.get('run_dir', 'not recorded')}`")
+    if training.get("note"):
+        st.caption(f"Note from model.json: {training['note']}")
+    with st.expander("model.json as stored"):
+        st.json(meta, expanded=False)
+
+st.subheader("Learning curves")
+try:
+    history = read("history", folder)
+except ArtifactError as error:
+    show_artifact_error(error, "Learning curves (history.csv)")
+else:
+    show_curves(history, meta, key="model-curves")
