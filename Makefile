@@ -19,10 +19,26 @@ run: venv
 	$(BIN)/streamlit run streamlit_app.py
 
 test: venv
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not e2e"
+
+# Browser tests (Debian's Chromium at /usr/bin/chromium, driven by Playwright) and the browser load test.
+e2e: venv
+	$(BIN)/python -m pytest -m e2e tests/e2e
+
+# Speed benchmarks: writes benchmarks/results.json (MODEL_DIR=... to time another CNN folder).
+bench: venv
+	$(BIN)/python -m core bench $(if $(MODEL_DIR),--model-dir $(MODEL_DIR))
 
 deepface-weights: venv
 	$(BIN)/python -m core.deepface_weights
+
+evaluate: venv
+	$(BIN)/python -m core evaluate --model fer2013_cnn --data $(FER2013_DIR) --split PublicTest
+	$(BIN)/python -m core evaluate --model fer2013_cnn --data $(FER2013_DIR) --split PrivateTest
+
+evaluate-deepface: venv
+	$(BIN)/python -m core evaluate --model deepface --data $(FER2013_DIR) --split PublicTest
+	$(BIN)/python -m core evaluate --model deepface --data $(FER2013_DIR) --split PrivateTest
 
 train: venv
 	$(BIN)/python -m core train --data $(FER2013_DIR) --name fer2013_cnn

@@ -7,6 +7,6 @@ import os
 
 # Keras 3 on TensorFlow for our CNN; quiet TensorFlow's C++ start-up chatter.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __version__ = "0.1.0"

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 
@@ -40,6 +41,12 @@ def _cmd_predict(args) -> int:
             print(f"error: {exc}", file=sys.stderr)
             results.append({"image": path, "error": exc.reason})
             continue
+        except Exception as exc:  # anything else: report it on one line and go on with the next photo
+            bad += 1
+            reason = " ".join(f"analysis failed ({type(exc).__name__}: {exc})".split())
+            print(f"error: {path}: {reason}", file=sys.stderr)
+            results.append({"image": path, "error": reason})
+            continue
         results.append(result)
         if args.json:
             continue
@@ -75,6 +82,31 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_export(args) -> int:
+    from pathlib import Path
+
+    from core.training import export_run, run_finished
+
+    run_dir = Path(args.runs_dir) / args.name
+    if not (run_dir / "state.json").is_file():
+        print(f"error: {run_dir}: no training run there", file=sys.stderr)
+        return 1
+    out = export_run(run_dir, args.models_dir)
+    status = "finished" if run_finished(run_dir) else "unfinished (interim checkpoint)"
+    print(f"exported the best checkpoint of {run_dir} ({status}) to {out}")
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from core.training import PROJECT_ROOT
 
@@ -90,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="DeepFace on our face crops, or with its own detector on the whole photo")
     p.add_argument("--deepface-detector", default="opencv", help="DeepFace detector backend in full mode")
     p.add_argument("--whole-image", action="store_true", help="classify the whole image when no face is found")
-    p.add_argument("--min-face-size", type=int, default=40, help="ignore faces smaller than this (pixels)")
+    p.add_argument("--min-face-size", type=_positive_int, default=40, help="ignore faces smaller than this (pixels)")
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("train", help="train the CNN (checkpoint every epoch, --resume continues)")
@@ -111,10 +143,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-dir", default=str(PROJECT_ROOT / "runs"))
     p.add_argument("--models-dir", default=str(PROJECT_ROOT / "models"))
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("export", help="write models/NAME from the best checkpoint of runs/NAME")
+    p.add_argument("--name", default="fer2013_cnn")
+    p.add_argument("--runs-dir", default=str(PROJECT_ROOT / "runs"))
+    p.add_argument("--models-dir", default=str(PROJECT_ROOT / "models"))
+    p.set_defaults(func=_cmd_export)
+
+    from core.bench import add_parser as add_bench_parser
+    add_bench_parser(sub)
+    from core.evaluation import add_parser as add_evaluate_parser
+    add_evaluate_parser(sub)
     return parser
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow with C++ start-up chatter (printed before its logging is set up) muted.
+
+    Only file descriptor 2 is redirected, and only during the import; Python errors still show.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     args = build_parser().parse_args(argv)
+    import_tensorflow_quietly()
     return args.func(args)
