@@ -202,21 +202,30 @@ def write_deepface_model_json(model_dir: str | Path, classifier=None) -> Path:
     return path
 
 
+def spread_sample(records: list, limit: int | None) -> list:
+    """``limit`` records at evenly spaced positions (all of them when ``limit`` is None or too big)."""
+    if limit is None or limit >= len(records):
+        return list(records)
+    positions = np.linspace(0, len(records) - 1, limit).round().astype(int)
+    return [records[i] for i in positions]
+
+
 def evaluate(classifier, dataset, split: str, out_dir: str | Path | None = None, limit: int | None = None,
              flip_tta: bool = False, batch_size: int = 256, progress: bool = True) -> dict:
     """Evaluate ``classifier`` on ``dataset``'s ``split``; returns the ``metrics.json`` dict.
 
     ``out_dir`` is the folder that receives ``metrics.json`` and ``predictions.csv`` (see
     :func:`eval_dir`; ``None`` writes nothing); for DeepFace in the standard layout,
-    ``models/deepface/model.json`` is written too. ``limit`` keeps the first N images of the split
-    in the dataset's order, and is recorded.
+    ``models/deepface/model.json`` is written too. ``limit`` keeps N images spread evenly over the
+    split in the dataset's order (which is sorted by class, so every class stays represented),
+    and is recorded.
     """
     from core.training import git_commit
 
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of images, not {limit}")
     all_records = dataset.split(split)
-    records = all_records[:limit] if limit is not None else all_records
+    records = spread_sample(all_records, limit)
     model_name, model_kind = model_identity(classifier)
     classifier_labels = list(classifier.labels)
     labels = metric_labels(classifier_labels, dataset.labels)
@@ -263,7 +272,7 @@ def evaluate(classifier, dataset, split: str, out_dir: str | Path | None = None,
 def format_summary(metrics: dict, out_dir: str | Path | None = None) -> str:
     """A few lines for the terminal: accuracy, macro F1, recall per class, top confusions, files."""
     d = metrics["dataset"]
-    limited = f", first {metrics['n_images']} of {d['n_files']}" if metrics.get("limit") else ""
+    limited = f", {metrics['n_images']} spread over {d['n_files']}" if metrics.get("limit") else ""
     lines = [f"{metrics['model']} on {d['name']} {d['split']} ({metrics['n_images']} images{limited}): "
              f"accuracy {metrics['accuracy'] * 100:.2f}%, macro F1 {metrics['macro_f1']:.3f}, "
              f"weighted F1 {metrics['weighted_f1']:.3f}"]
@@ -346,7 +355,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--data", required=True, help="dataset folder or FER2013 CSV")
     p.add_argument("--split", required=True, help="e.g. PublicTest or PrivateTest (FER2013), validation or test")
     p.add_argument("--kind", default="auto", choices=["auto", "fer2013", "csv", "kdef", "folders"])
-    p.add_argument("--limit", type=_positive_int, help="evaluate only the first N images of the split")
+    p.add_argument("--limit", type=_positive_int, help="evaluate only N images, spread evenly over the split (all classes)")
     p.add_argument("--flip-tta", action="store_true",
                    help="also report accuracy with horizontal-flip test-time augmentation")
     p.add_argument("--batch-size", type=_positive_int, default=256)

@@ -115,7 +115,7 @@ class PhotoResult:
 class Analyzer:
     """Runs the detector and the classifiers over photos. Thread-safe; load it once and share it."""
 
-    def __init__(self, classifiers: dict[str, EmotionClassifier], max_detect_side: int = 640):
+    def __init__(self, classifiers: dict[str, EmotionClassifier], max_detect_side: int = 400):
         if not classifiers:
             raise ValueError("at least one classifier is needed")
         self.classifiers = classifiers

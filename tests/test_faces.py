@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from core.faces import (CASCADE_WINDOW, Face, FaceDetector, crop_face, level_weight_to_confidence,
-                        whole_image_face)
+from core.faces import (CASCADE_WINDOW, SMALLEST_FACE_PX, Face, FaceDetector, crop_face,
+                        level_weight_to_confidence, whole_image_face)
 
 # skimage.data.astronaut(): Eileen Collins' face, as DeepFace's opencv detector reports it.
 ASTRONAUT_FACE = Face(176, 66, 97, 97, 1.0)
@@ -93,7 +93,7 @@ def test_two_faces_largest_first(detector, astronaut, big_on_left):
     big_x, small_x = (0, 600) if big_on_left else (512, 100)
     paste(canvas, astronaut, big_x, 0)
     paste(canvas, half, small_x, 128)
-    faces = detector.detect(canvas)
+    faces = FaceDetector(max_detect_side=1024).detect(canvas)  # no cap: the ~48 px face is in reach
     assert len(faces) == 2, faces
     assert faces[0].iou(shifted(ASTRONAUT_FACE, big_x, 0)) > 0.7
     assert faces[1].iou(shifted(ASTRONAUT_FACE, small_x, 128, 0.5)) > 0.6
@@ -104,10 +104,10 @@ def test_min_face_size_filters(astronaut):
     canvas = np.zeros((512, 1024, 3), np.uint8)
     paste(canvas, astronaut, 0, 0)
     paste(canvas, cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA), 600, 128)
-    assert len(FaceDetector(min_face_size=40).detect(canvas)) == 2
-    faces = FaceDetector(min_face_size=80).detect(canvas)  # the half-size face (~48 px) goes
+    assert len(FaceDetector(min_face_size=40, max_detect_side=1024).detect(canvas)) == 2
+    faces = FaceDetector(min_face_size=80, max_detect_side=1024).detect(canvas)  # the half-size face (~48 px) goes
     assert len(faces) == 1 and faces[0].iou(ASTRONAUT_FACE) > 0.7
-    assert FaceDetector(min_face_size=150).detect(canvas) == []
+    assert FaceDetector(min_face_size=150, max_detect_side=1024).detect(canvas) == []
 
 
 @pytest.mark.parametrize("min_face_size", [20, 60, 90])
@@ -181,12 +181,23 @@ def test_box_mapping_drops_faces_below_min_size():
 
 def test_detection_scale_and_effective_min_face_size():
     detector = FaceDetector(min_face_size=40, max_detect_side=640)
-    assert detector.detection_scale(512, 512) == pytest.approx(CASCADE_WINDOW / 40)
+    assert detector.detection_scale(512, 512) == pytest.approx(SMALLEST_FACE_PX / 40)
     assert detector.detection_scale(1280, 720) == pytest.approx(0.5)
     assert detector.detection_scale(4000, 3000) == pytest.approx(640 / 4000)
     assert detector.effective_min_face_size(512, 512) == 40
-    assert detector.effective_min_face_size(1280, 720) == 48
+    assert detector.effective_min_face_size(1280, 720) == 60
     assert FaceDetector(min_face_size=10).detection_scale(100, 100) == 1.0  # never upscaled
+    assert SMALLEST_FACE_PX >= CASCADE_WINDOW
+
+
+def test_detection_cap_sets_the_smallest_findable_face(astronaut):
+    """The default 400-px cap on a 1024x512 photo: faces under ~77 px are out of reach, larger ones found."""
+    detector = FaceDetector()
+    assert detector.effective_min_face_size(1024, 512) == 77
+    canvas = np.zeros((512, 1024, 3), np.uint8)
+    paste(canvas, cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA), 600, 128)  # ~48 px face
+    assert detector.detect(canvas) == []
+    assert len(FaceDetector(max_detect_side=1024).detect(canvas)) == 1
 
 
 def test_level_weight_to_confidence():

@@ -253,7 +253,7 @@ def test_several_faces_largest_first_and_max_faces(astronaut):
     canvas[:, 512:] = astronaut
     canvas[128:384, 100:356] = cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)
     fixed = FixedClassifier("a", "fear")
-    analyzer = Analyzer({"a": fixed})
+    analyzer = Analyzer({"a": fixed}, max_detect_side=1024)  # no cap: the ~48 px face is in reach
     data = analyzer.analyze(canvas).to_dict()
     assert [f["face"] for f in data["faces"]] == [1, 2]
     areas = [f["region"]["w"] * f["region"]["h"] for f in data["faces"]]
