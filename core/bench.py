@@ -134,10 +134,11 @@ def write_y4m(path: str | Path, image: np.ndarray, width: int = 640, height: int
 # Models
 # --------------------------------------------------------------------------------------------
 
-def write_untrained_model(out: str | Path, seed: int = 7) -> Path:
-    """An untrained CNN with the shipped architecture (default stages), saved like a shipped model.
+def write_untrained_model(out: str | Path, seed: int = 7, stages=None, dense_units: int = 256) -> Path:
+    """An untrained CNN saved like a shipped model (``model.keras`` + ``model.json``).
 
-    Its speed is representative of the real model; its predictions are meaningless.
+    With the default (shipped) stages its speed is representative of the real model; its
+    predictions are meaningless. Tests pass smaller ``stages`` for speed.
     """
     import keras
 
@@ -146,16 +147,17 @@ def write_untrained_model(out: str | Path, seed: int = 7) -> Path:
 
     out = Path(out)
     keras.utils.set_random_seed(seed)
-    model = build_cnn(len(FER2013_LABELS), 48, DEFAULT_STAGES, 256)
+    stages = stages or DEFAULT_STAGES
+    model = build_cnn(len(FER2013_LABELS), 48, stages, dense_units)
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.keras")
     metadata = {
         "name": out.name, "kind": "keras-cnn", "labels": list(FER2013_LABELS),
         "input": {"size": [48, 48], "color_mode": "grayscale", "channels": 1, "dtype": "float32", "layout": "NHWC"},
         "preprocessing": {"normalization": {"scale": 1 / 255, "offset": 0.0}},
-        "architecture": {"stages": [list(s) for s in DEFAULT_STAGES], "dense_units": 256,
+        "architecture": {"stages": [list(s) for s in stages], "dense_units": dense_units,
                          "parameters": int(model.count_params()), "multiply_adds": multiply_adds(model)},
-        "training": {"note": "UNTRAINED stand-in with the shipped architecture, for timing only; predictions are meaningless"},
+        "training": {"note": "UNTRAINED model for timing and tests; its predictions are meaningless"},
         "provenance": {"commit": None},
     }
     (out / "model.json").write_text(json.dumps(metadata, indent=2))

@@ -1,7 +1,6 @@
 """Shared fixtures: a tiny CNN model folder, DeepFace homes with and without weights, photos."""
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -11,29 +10,12 @@ import pytest
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from core.labels import FER2013_LABELS  # noqa: E402
 
-
-def write_tiny_model(out: Path, labels=FER2013_LABELS, seed: int = 7) -> Path:
+def write_tiny_model(out: Path) -> Path:
     """A small, untrained CNN saved the way shipped models are (model.keras + model.json)."""
-    import keras
+    from core.bench import write_untrained_model
 
-    from core.architecture import build_cnn
-
-    keras.utils.set_random_seed(seed)
-    model = build_cnn(len(labels), 48, stages=((8,), (16,)), dense_units=16)
-    out.mkdir(parents=True, exist_ok=True)
-    model.save(out / "model.keras")
-    metadata = {
-        "name": out.name, "kind": "keras-cnn", "labels": list(labels),
-        "input": {"size": [48, 48], "color_mode": "grayscale", "channels": 1, "dtype": "float32", "layout": "NHWC"},
-        "preprocessing": {"normalization": {"scale": 1 / 255, "offset": 0.0}},
-        "architecture": {"stages": [[8], [16]], "dense_units": 16, "parameters": int(model.count_params())},
-        "training": {"note": "untrained test model"},
-        "provenance": {"commit": None},
-    }
-    (out / "model.json").write_text(json.dumps(metadata, indent=2))
-    return out
+    return write_untrained_model(out, seed=7, stages=((8,), (16,)), dense_units=16)
 
 
 @pytest.fixture(scope="session")
