@@ -481,13 +481,9 @@ def _flatten(prefix: str, value: Any, rows: list[tuple[str, Any]]) -> None:
 FACT_KEYS = ("machine", "date", "commit", "created_at", "python", "tensorflow", "cpu", "hardware", "notes")
 
 
-def read_benchmarks(path: str | Path | None = None) -> tuple[dict, pd.DataFrame]:
-    """The latest benchmark results: ``(facts, table)``.
-
-    ``facts`` holds the descriptive keys (machine, date, commit, ...); ``table`` has one row per
-    measurement: ``measurement``, ``value``, ``unit`` (guessed from the name: ``_ms`` -> ms).
-    A list of runs is read as history and its last entry is shown.
-    """
+def load_benchmarks(path: str | Path | None = None) -> dict:
+    """The latest benchmark results as stored (a JSON object); a list of runs is read as history
+    and its last entry is returned. Raises :class:`ArtifactError` when missing or unreadable."""
     path = Path(path) if path is not None else benchmarks_path()
     if not path.is_file():
         raise ArtifactError(path, "no benchmark results yet", "missing", BENCH_HINT)
@@ -499,6 +495,17 @@ def read_benchmarks(path: str | Path | None = None) -> tuple[dict, pd.DataFrame]
         raw = next((item for item in reversed(raw) if isinstance(item, dict)), None)
     if not isinstance(raw, dict) or not raw:
         raise ArtifactError(path, "expected a JSON object of measurements", "invalid", BENCH_HINT)
+    return raw
+
+
+def read_benchmarks(path: str | Path | None = None) -> tuple[dict, pd.DataFrame]:
+    """The latest benchmark results: ``(facts, table)``.
+
+    ``facts`` holds the descriptive keys (machine, date, commit, ...); ``table`` has one row per
+    measurement: ``measurement``, ``value``, ``unit`` (guessed from the name: ``_ms`` -> ms).
+    A list of runs is read as history and its last entry is shown.
+    """
+    raw = load_benchmarks(path)
     facts = {k: raw[k] for k in FACT_KEYS if k in raw and not isinstance(raw[k], (dict, list))}
     if isinstance(raw.get("machine"), dict):
         facts["machine"] = ", ".join(f"{k}: {v}" for k, v in raw["machine"].items())

@@ -15,7 +15,10 @@ from plotly.subplots import make_subplots
 MODEL_COLORS = {"cnn": "#1f6fb4", "deepface": "#e8790c"}
 FALLBACK_COLORS = ("#2ca02c", "#9467bd", "#8c564b", "#d62728")
 MODEL_NAMES = {"cnn": "CNN", "deepface": "DeepFace"}
-TRAIN_COLOR, VAL_COLOR, BEST_COLOR = "#1f6fb4", "#e8790c", "#2e8b57"
+# The learning curves are all the CNN's: training and validation in the CNN's blue family (light,
+# dotted for training; full for validation), so that orange keeps meaning DeepFace on every page.
+TRAIN_COLOR, VAL_COLOR, BEST_COLOR = "#8cb8e0", "#1f6fb4", "#2e8b57"
+MODEL_SCALES = {"cnn": "Blues", "deepface": "Oranges"}
 
 
 def display_name(model: str) -> str:
@@ -26,6 +29,13 @@ def display_name(model: str) -> str:
 def model_color(model: str, index: int = 0) -> str:
     key = "deepface" if "deepface" in model.lower() else ("cnn" if model in MODEL_COLORS or "cnn" in model.lower() else "")
     return MODEL_COLORS.get(key) or FALLBACK_COLORS[index % len(FALLBACK_COLORS)]
+
+
+def model_scale(model: str | None) -> str:
+    """The sequential colour scale of a model's colour (``Blues`` for the CNN, ``Oranges`` for DeepFace)."""
+    if not model:
+        return MODEL_SCALES["cnn"]
+    return MODEL_SCALES["deepface"] if "deepface" in model.lower() else MODEL_SCALES["cnn"]
 
 
 def _layout(fig: go.Figure, title: str | None, height: int) -> go.Figure:
@@ -58,7 +68,9 @@ def probability_bars(models: Mapping[str, Mapping[str, float]], labels: Sequence
             marker_line_color="#222",
             hovertemplate=f"{display_name(name)}<br>%{{x}}: %{{y:.1f}}%<extra></extra>"))
     fig.update_layout(barmode="group", bargap=0.25)
-    fig.update_yaxes(title_text="probability (%)", range=[0, 110], ticksuffix="%")
+    ticks = [0, 25, 50, 75, 100]
+    fig.update_yaxes(title_text="probability", range=[0, 110], tickvals=ticks, ticktext=[f"{t}%" for t in ticks])
+    fig.update_xaxes(title_text="emotion")
     return _layout(fig, title, height)
 
 
@@ -75,7 +87,7 @@ def training_curves(history: pd.DataFrame, best_epoch: int | None = None, title:
     titles = ["Accuracy", "Loss"] + (["Learning rate"] if has_lr else [])
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, subplot_titles=titles, vertical_spacing=0.08)
     for row, metric in ((1, "accuracy"), (2, "loss")):
-        for column, name, color, dash in ((metric, "training", TRAIN_COLOR, "solid"),
+        for column, name, color, dash in ((metric, "training", TRAIN_COLOR, "dot"),
                                           (f"val_{metric}", "validation", VAL_COLOR, "solid")):
             fig.add_trace(go.Scatter(x=x, y=history[column], mode="lines+markers", name=name,
                                      legendgroup=name, showlegend=row == 1, marker=dict(size=4),
@@ -98,13 +110,20 @@ def training_curves(history: pd.DataFrame, best_epoch: int | None = None, title:
                                      text=[f"epoch {best_epoch}: {value:.1%}"], textposition="bottom right",
                                      hovertemplate="chosen epoch %{x}<br>validation accuracy %{y:.4f}<extra></extra>"),
                           row=1, col=1)
+    fig.update_yaxes(title_text="accuracy", tickformat=".0%", row=1, col=1)
+    fig.update_yaxes(title_text="loss", row=2, col=1)
+    if has_lr:
+        fig.update_yaxes(title_text="rate", row=3, col=1)
     fig.update_xaxes(title_text="epoch", row=rows, col=1)
     return _layout(fig, title, height)
 
 
 def confusion_heatmap(labels: Sequence[str], counts, normalize: bool = False, title: str | None = None,
-                      height: int = 480) -> go.Figure:
-    """Confusion matrix, rows = true, columns = predicted: counts, or each row divided by its total."""
+                      height: int = 480, model: str | None = None) -> go.Figure:
+    """Confusion matrix, rows = true, columns = predicted: counts, or each row divided by its total.
+
+    ``model`` picks the colour scale of that model's colour (blues for the CNN, oranges for DeepFace).
+    """
     matrix = np.asarray(counts, dtype=np.float64).reshape(len(labels), len(labels))
     totals = matrix.sum(axis=1, keepdims=True)
     shares = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
@@ -112,7 +131,7 @@ def confusion_heatmap(labels: Sequence[str], counts, normalize: bool = False, ti
     text = [[f"{v:.0%}" if normalize else f"{int(v)}" for v in row] for row in z]
     custom = np.dstack([matrix, shares]).tolist()
     fig = go.Figure(go.Heatmap(
-        z=z.tolist(), x=list(labels), y=list(labels), colorscale="Blues", text=text, texttemplate="%{text}",
+        z=z.tolist(), x=list(labels), y=list(labels), colorscale=model_scale(model), text=text, texttemplate="%{text}",
         customdata=custom, zmin=0, zmax=1 if normalize else None,
         colorbar=dict(title="share of row" if normalize else "images", tickformat=".0%" if normalize else None),
         hovertemplate="true %{y}, predicted %{x}<br>%{customdata[0]:.0f} images (%{customdata[1]:.1%} of the true class)"
@@ -143,6 +162,8 @@ def per_class_bars(per_class: Mapping[str, Mapping[str, Mapping[str, float]]], l
                           row=1, col=col)
     fig.update_layout(barmode="group")
     fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    fig.update_yaxes(title_text="score", row=1, col=1)
+    fig.update_xaxes(title_text="emotion", tickangle=-45)
     _layout(fig, title, height)
     fig.update_layout(legend=dict(y=1.12), margin=dict(t=80))  # above the panel titles
     return fig

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import artifacts
+from core import artifacts, report
 from core.artifacts import ArtifactError
 from pages.common import read, show_artifact_error, split_label
 
@@ -160,7 +160,7 @@ st.markdown("Photos you upload or take with the webcam **stay in memory**: they 
 
 st.header("Speed")
 try:
-    facts, bench = artifacts.read_benchmarks()
+    bench = artifacts.load_benchmarks()
 except ArtifactError as error:
     if error.kind == "missing":
         st.info(f"No benchmark results yet (`{artifacts.benchmarks_path()}` is missing): run `make bench` to "
@@ -168,11 +168,35 @@ except ArtifactError as error:
     else:
         show_artifact_error(error, "Benchmark results")
 else:
+    facts = report.speed_facts(bench)
     if facts:
-        st.markdown(" · ".join(f"**{k}:** {v}" for k, v in facts.items()))
-    st.dataframe(bench, hide_index=True, key="bench-table")
-    st.caption("Latest results of `make bench` (p50 = median, p95 = 95th percentile; `e2e` = decode + detect + "
-               "classify a 1280×720 photo). Re-run it to refresh them.")
+        st.markdown("**When and where:** " + " · ".join(facts))
+    headline = report.speed_headline(bench)
+    if not headline.empty:
+        st.table(headline, hide_index=True)
+    by_size = report.speed_by_size(bench)
+    if not by_size.empty:
+        st.markdown("**Whole photo, end to end (median of the runs)** — decode, detect every face and classify it. "
+                    "*DeepFace.analyze* runs DeepFace as it ships (its own OpenCV detector and alignment); "
+                    "*DeepFace on our crops* classifies the faces our detector found. A ratio above 1 means "
+                    "DeepFace took that many times longer than ours.")
+        ms = st.column_config.NumberColumn(format="%.0f ms")
+        ratio = st.column_config.NumberColumn(format="%.2f×")
+        st.dataframe(by_size, hide_index=True, key="speed-by-size", width="stretch",
+                     column_config={"ours (ms)": ms, "DeepFace.analyze (ms)": ms, "DeepFace on our crops (ms)": ms,
+                                    "analyze ÷ ours": ratio, "crops ÷ ours": ratio})
+    targets = report.speed_targets(bench)
+    if targets:
+        st.markdown("**Targets**  \n" + "  \n".join(
+            (":green[:material/check_circle: met]" if met else ":orange[:material/cancel: not met]") + f" — {text}"
+            for text, met in targets))
+    notes = report.speed_notes(bench)
+    if notes:
+        st.caption("Notes from the benchmark run:  \n" + "  \n".join(f"• {note}" for note in notes))
+    st.caption("p50 = median, p95 = 95th percentile over the repeated runs. Refresh these figures with `make bench`.")
+    with st.expander("All benchmark results (results.json)"):
+        st.caption(f"`{artifacts.benchmarks_path()}`")
+        st.json(bench, expanded=1)
 
 # --------------------------------------------------------------------------- configuration
 

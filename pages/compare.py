@@ -69,8 +69,8 @@ uploads = st.file_uploader(
     "Upload photos", type=list(FILE_TYPES), accept_multiple_files=True, key="uploads",
     help=f"JPEG, PNG, WebP, BMP, TIFF or GIF; up to {st.get_option('server.maxUploadSize')} MB and "
          f"{MAX_PIXELS // 1_000_000} megapixels each.")
-left, right = st.columns(2)
-with left:
+inputs_row = st.container(horizontal=True, vertical_alignment="center", gap="medium")
+with inputs_row:
     use_webcam = st.toggle("Use the webcam", key="use_webcam",
                            help="Your browser asks for permission first. The snapshot stays in memory.")
 
@@ -79,7 +79,7 @@ def _set_example(show: bool) -> None:
     st.session_state["show_example"] = show
 
 
-with right:
+with inputs_row:
     if st.session_state.get("show_example"):
         st.button("Remove the example photo", key="remove_example", icon=":material/close:",
                   on_click=_set_example, args=(False,))
@@ -199,58 +199,78 @@ if good:
     n_faces = sum(len(entry["result"]["faces"]) for _, entry in good)
     if len(analysed) > 1:
         st.subheader("Summary")
-        st.dataframe(report.summary_table(results, loaded), hide_index=True, key="summary_table")
-    st.markdown(f"**{len(good)} photo{'s' if len(good) != 1 else ''} analysed, "
-                f"{n_faces} face{'s' if n_faces != 1 else ''} in all.**")
-    downloads = st.container(horizontal=True)
-    downloads.download_button("Download results (CSV)", report.results_csv(results, models.labels or None),
-                       file_name="emotion_results.csv", mime="text/csv", on_click="ignore",
-                       icon=":material/download:", key="download_csv",
-                       help="One row per face: box, both models' emotion, confidence, time and probabilities.")
-    downloads.download_button("Download results (JSON)", report.results_json(results, models.described, models.unavailable),
-                       file_name="emotion_results.json", mime="application/json", on_click="ignore",
-                       icon=":material/download:", key="download_json",
-                       help="The full results in the format of `python -m core predict --json`.")
+        summary = report.summary_table(results, loaded)
+        if not summary["note"].astype(bool).any():
+            summary = summary.drop(columns="note")
+        st.dataframe(summary, hide_index=True, key="summary_table")
+    results_row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    results_row.markdown(f"**{len(good)} photo{'s' if len(good) != 1 else ''} analysed, "
+                         f"{n_faces} face{'s' if n_faces != 1 else ''} in all.**", width="content")
+    results_row.space("stretch")
+    results_row.caption("Download the results:", width="content")
+    results_row.download_button("CSV", report.results_csv(results, models.labels or None),
+                                file_name="emotion_results.csv", mime="text/csv", on_click="ignore",
+                                icon=":material/download:", key="download_csv",
+                                help="One row per face: box, both models' emotion, confidence, time and "
+                                     "probabilities (emotion_results.csv).")
+    results_row.download_button("JSON", report.results_json(results, models.described, models.unavailable),
+                                file_name="emotion_results.json", mime="application/json", on_click="ignore",
+                                icon=":material/download:", key="download_json",
+                                help="The full results in the format of `python -m core predict --json` "
+                                     "(emotion_results.json).")
 
 # --------------------------------------------------------------------------- per photo
 
 
+def _ms(value: float) -> str:
+    return f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
+
+
 def show_face(photo_index: int, face: dict, crop: np.ndarray) -> None:
+    """One card per face: the crop, both models' probabilities in one chart, and each model's verdict."""
     source_note = {"whole_image": " — no face was found, so the whole image was classified",
                    "deepface_detector": " — found by DeepFace's detector only"}.get(face["source"], "")
+    predictions = face["models"]
     with st.container(border=True):
-        st.markdown(f"**Face {face['face']}**{source_note}")
-        pic, chart = st.columns([1, 4], vertical_alignment="center")
+        header = st.container(horizontal=True, vertical_alignment="center")
+        header.markdown(f"**Face {face['face']}**{source_note}", width="content")
+        header.space("stretch")
+        with header:
+            if face["agree"] is True:
+                st.markdown(f":green-badge[:material/check: Models agree: "
+                            f"{next(iter(predictions.values()))['dominant_emotion']}]", width="content")
+            elif face["agree"] is False:
+                st.markdown(":orange-badge[:material/compare_arrows: Models disagree]", width="content")
+            elif len(loaded) < 2:
+                st.caption("One model loaded: no comparison.", width="content")
+            else:
+                st.caption("Only one model judged this face.", width="content")
+        pic, chart, verdicts = st.columns([1.1, 4, 1.9], vertical_alignment="center", gap="medium")
         region = face["region"]
-        pic.image(crop, caption=f"{region['w']}×{region['h']} px at ({region['x']}, {region['y']})")
-        predictions = face["models"]
+        pic.image(crop, caption=f"{region['w']}×{region['h']} px", width="stretch")
         if predictions:
             chart.plotly_chart(charts.probability_bars({m: p["emotion"] for m, p in predictions.items()},
-                                                       list(models.labels) or None),
+                                                       list(models.labels) or None, height=250),
                                key=f"bars-{photo_index}-{face['face']}", config={"displayModeBar": False})
         else:
             chart.warning("No model judged this face (see the errors above).")
-        columns = st.columns(len(loaded) + 1)
-        for column, model in zip(columns, loaded):
-            prediction = predictions.get(model)
-            if prediction is None:
-                why = ("DeepFace's detector found no face here" if model == "deepface" and options.deepface_mode == "full"
-                       else "no result")
-                column.metric(charts.display_name(model), "—", help=why)
-                column.caption(why)
-                continue
-            column.metric(charts.display_name(model), prediction["dominant_emotion"],
-                          help=f"{charts.display_name(model)}'s most probable emotion for face {face['face']}")
-            column.caption(f"confidence {prediction['confidence']:.1%} · {prediction['time_ms']:.1f} ms")
-        with columns[-1]:
-            if face["agree"] is True:
-                st.markdown(f":green-badge[:material/check: Models agree: {next(iter(predictions.values()))['dominant_emotion']}]")
-            elif face["agree"] is False:
-                st.markdown(":orange-badge[:material/compare_arrows: Models disagree]")
-            elif len(loaded) < 2:
-                st.caption("One model loaded: no comparison.")
-            else:
-                st.caption("Only one model judged this face.")
+        with verdicts:
+            for model in loaded:
+                prediction = predictions.get(model)
+                name = charts.display_name(model)
+                if prediction is None:
+                    why = ("DeepFace's detector found no face here"
+                           if model == "deepface" and options.deepface_mode == "full" else "no result")
+                    st.metric(name, "—", help=why)
+                    st.caption(why)
+                    continue
+                st.metric(name, prediction["dominant_emotion"],
+                          help=f"{name}'s most probable emotion for face {face['face']} "
+                               f"(box at x {region['x']}, y {region['y']} in the photo)")
+                st.caption(f"confidence {prediction['confidence']:.1%} · {_ms(prediction['time_ms'])}", wrap=False)
+
+
+PHOTO_MAX_HEIGHT = 520  # px on screen: a landscape photo spans the page, a portrait one stays in view
 
 
 for index, (name, entry) in enumerate(good):
@@ -277,8 +297,12 @@ for index, (name, entry) in enumerate(good):
             else:
                 st.warning(advice + " Try a smaller minimum face size, or choose “classify the whole image” in the "
                                     "sidebar.", icon=":material/face_retouching_off:")
-        photo_column, faces_column = st.columns([2, 3])
-        photo_column.image(entry["annotated"], caption=f"{name}: faces numbered largest first" if found else name)
-        with faces_column:
-            for face, crop in zip(faces, entry["crops"]):
-                show_face(index, face, crop)
+        height, width = entry["annotated"].shape[:2]
+        shown_width = round(PHOTO_MAX_HEIGHT * width / max(height, 1))
+        caption = (f"{name}: faces numbered largest first (green boxes: our detector"
+                   + ("; orange: DeepFace's own detector" if options.deepface_mode == "full" else "") + ")"
+                   if found else name)
+        # A wide photo fills the card; a tall one is capped at PHOTO_MAX_HEIGHT (never upscaled past its pixels).
+        st.image(entry["annotated"], caption=caption, width=min(shown_width, width) if shown_width < 800 else "stretch")
+        for face, crop in zip(faces, entry["crops"]):
+            show_face(index, face, crop)

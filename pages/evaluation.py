@@ -62,19 +62,27 @@ for name, m in metrics.items():
                  "evaluated": m.get("created_at"), "commit": (m.get("commit") or "")[:10],
                  "limit": m.get("limit")})
 headline = pd.DataFrame(rows)
-columns = st.columns(len(metrics))
+headline["evaluated"] = headline["evaluated"].map(
+    lambda v: v[:16].replace("T", " ") + (" UTC" if v.endswith("Z") else "") if isinstance(v, str) else v)
+headline = headline.drop(columns=[c for c in ("flip-TTA accuracy", "limit") if headline[c].isna().all()])
+for column in ("accuracy", "flip-TTA accuracy"):  # shown as percentages with one decimal
+    if column in headline:
+        headline[column] = pd.to_numeric(headline[column], errors="coerce") * 100
 names = list(metrics)
-for column, name in zip(columns, names):
+columns = iter(st.columns(max(4, 2 * len(metrics))))  # each model's accuracy and macro F1 side by side, in one row
+for name in names:
     m = metrics[name]
     other = next((n for n in names if n != name), None)
     delta = (f"{(m['accuracy'] - metrics[other]['accuracy']) * 100:+.1f} pts vs {label(other)}"
              if other and len(names) == 2 else None)
-    column.metric(f"{label(name)} accuracy", f"{m['accuracy']:.1%}", delta=delta)
-    column.metric(f"{label(name)} macro F1", f"{m['macro_f1']:.3f}",
-                  help="The unweighted mean of the per-class F1: rare classes (disgust) count as much as common ones.")
+    next(columns).metric(f"{label(name)} accuracy", f"{m['accuracy']:.1%}", delta=delta,
+                         help=f"Share of the {m['n_images']:,} test images whose emotion {label(name)} got right.")
+    next(columns).metric(f"{label(name)} macro F1", f"{m['macro_f1']:.3f}",
+                         help="The unweighted mean of the per-class F1: rare classes (disgust) count as much as "
+                              "common ones.")
 st.dataframe(headline, hide_index=True, key="headline-table",
-             column_config={"accuracy": st.column_config.NumberColumn(format="percent"),
-                            "flip-TTA accuracy": st.column_config.NumberColumn(format="percent"),
+             column_config={"accuracy": st.column_config.NumberColumn(format="%.1f%%"),
+                            "flip-TTA accuracy": st.column_config.NumberColumn(format="%.1f%%"),
                             "macro F1": st.column_config.NumberColumn(format="%.3f"),
                             "weighted F1": st.column_config.NumberColumn(format="%.3f"),
                             "images / s": st.column_config.NumberColumn(format="%.0f")})
@@ -106,7 +114,8 @@ mode = st.segmented_control("Show", ["counts", "row-normalised"], default="count
 normalize = mode == "row-normalised"
 for column, name in zip(st.columns(len(metrics)), names):
     cm = metrics[name]["confusion_matrix"]
-    column.plotly_chart(charts.confusion_heatmap(cm["labels"], cm["counts"], normalize=normalize, title=label(name)),
+    column.plotly_chart(charts.confusion_heatmap(cm["labels"], cm["counts"], normalize=normalize, title=label(name),
+                                                 model=kinds.get(name, "cnn")),
                         key=f"cm-{name}")
 
 # --------------------------------------------------------------------------- per class
@@ -118,8 +127,9 @@ st.plotly_chart(charts.per_class_bars({label(n): metrics[n]["per_class"] for n i
 per_class = report.per_class_frame({label(n): metrics[n] for n in names})
 wide = per_class.pivot(index="emotion", columns="model", values=["precision", "recall", "f1", "support"])
 wide = wide.reindex([l for l in labels if l in wide.index])
-wide.columns = [f"{model} {metric}" for metric, model in wide.columns]
-ordered = [f"{label(n)} {metric}" for metric in ("precision", "recall", "f1", "support") for n in names]
+METRIC_NAMES = {"precision": "precision", "recall": "recall", "f1": "F1", "support": "support"}
+wide.columns = [f"{model} {METRIC_NAMES[metric]}" for metric, model in wide.columns]
+ordered = [f"{label(n)} {METRIC_NAMES[metric]}" for metric in ("precision", "recall", "f1", "support") for n in names]
 wide = wide[[c for c in ordered if c in wide.columns]].reset_index()
 st.dataframe(wide, hide_index=True, key="per-class-table",
              column_config={c: st.column_config.NumberColumn(format="%.3f") for c in wide.columns
@@ -134,7 +144,9 @@ for column, name in zip(st.columns(len(metrics)), names):
         st.markdown(f"**{label(name)}**")
         tops = metrics[name]["top_confusions"]
         if tops:
-            st.dataframe(report.confusions_frame(tops), hide_index=True, key=f"confusions-{name}",
-                         column_config={"share of true class": st.column_config.NumberColumn(format="percent")})
+            frame = report.confusions_frame(tops)
+            frame["share of true class"] = pd.to_numeric(frame["share of true class"], errors="coerce") * 100
+            st.dataframe(frame, hide_index=True, key=f"confusions-{name}",
+                         column_config={"share of true class": st.column_config.NumberColumn(format="%.1f%%")})
         else:
             st.caption("No confusions: every image was classified correctly.")

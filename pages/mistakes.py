@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 from PIL import Image, UnidentifiedImageError
 
@@ -114,8 +115,15 @@ def verdict(row, name: str) -> str:
     value = row.get(f"{name}_predicted")
     if not isinstance(value, str):
         return f"{label(name)}: —"
-    mark = "✓" if value == row["true"] else "✗"
+    mark = ":green[✓]" if value == row["true"] else ":red[✗]"
     return f"{label(name)}: {value} {row[f'{name}_confidence']:.0%} {mark}"
+
+
+def short_id(path: str) -> str:
+    """``test/fear/PrivateTest_1234.jpg`` -> ``#1234`` (the file name without the split prefix and suffix)."""
+    stem = Path(path).stem
+    prefix, _, rest = stem.rpartition("_")
+    return f"#{rest}" if prefix and rest else stem
 
 
 def load_image(path: str) -> np.ndarray | None:
@@ -146,15 +154,17 @@ else:
                 else:
                     st.image(image, width="stretch")
                 lines = [f"true **{row['true']}**", verdict(row, model)] + [verdict(row, n) for n in others]
-                st.caption("  \n".join(lines + [f"`{Path(row['path']).name}`"]))
+                st.caption("  \n".join(lines + [f":gray[{short_id(row['path'])}]"]), help=f"`{row['path']}`")
     if missing:
         st.warning(f"{missing} of {len(records)} images were not found under `{dataset_dir}` (expected paths like "
                    f"`{shown.iloc[0]['path']}`). Is this the folder the evaluation used?")
 
 with st.expander("As a table", expanded=dataset_dir is None):
     table = shown.rename(columns={f"{n}_{c}": f"{label(n)} {c}" for n in frames for c in ("predicted", "confidence")})
+    for n in frames:  # confidences as percentages with one decimal, like the captions above
+        table[f"{label(n)} confidence"] = pd.to_numeric(table[f"{label(n)} confidence"], errors="coerce") * 100
     st.dataframe(table, hide_index=True, key="mistakes-table",
-                 column_config={f"{label(n)} confidence": st.column_config.NumberColumn(format="percent")
+                 column_config={f"{label(n)} confidence": st.column_config.NumberColumn(format="%.1f%%")
                                 for n in frames})
     st.download_button(f"Download all {len(rows)} mistakes (CSV)", rows.to_csv(index=False).encode("utf-8"),
                        file_name=f"mistakes_{key}_{true}_as_{predicted}.csv", mime="text/csv", on_click="ignore",

@@ -9,9 +9,12 @@ from core.artifacts import ArtifactError
 from pages.common import read, show_artifact_error
 
 
+MISSING = "—"  # a metric value model.json does not record (its help says so)
+
+
 def fmt_count(value) -> str:
     if not isinstance(value, (int, float)):
-        return "not recorded"
+        return MISSING
     for size, suffix in ((1e9, " G"), (1e6, " M"), (1e3, " k")):
         if value >= size:
             return f"{value / size:.2f}{suffix}"
@@ -20,7 +23,7 @@ def fmt_count(value) -> str:
 
 def fmt_duration(seconds) -> str:
     if not isinstance(seconds, (int, float)):
-        return "not recorded"
+        return MISSING
     minutes = seconds / 60
     if minutes < 1:
         return f"{seconds:.0f} s"
@@ -30,8 +33,14 @@ def fmt_duration(seconds) -> str:
 
 
 def table(mapping: dict) -> pd.DataFrame:
-    rows = [{"setting": str(k), "value": ", ".join(map(str, v)) if isinstance(v, list) else str(v)}
-            for k, v in mapping.items()]
+    def text(value) -> str:
+        if isinstance(value, list):
+            return ", ".join(f"[{text(x)}]" if isinstance(x, list) else text(x) for x in value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return f"{value:,}"
+        return str(value)
+
+    rows = [{"setting": str(k), "value": text(v)} for k, v in mapping.items()]
     return pd.DataFrame(rows, columns=["setting", "value"])
 
 
@@ -98,18 +107,36 @@ if meta is not None:
         st.success(f"Training {status.describe()}.", icon=":material/check_circle:")
     else:
         st.caption("model.json does not record how many epochs ran and were planned.")
+    note = training.get("note")
+    if isinstance(note, str) and note.strip():
+        if "untrained" in note.lower() or "stand-in" in note.lower():
+            st.warning(f"**Note from model.json:** {note.rstrip('.')}.", icon=":material/science:")
+        else:
+            st.caption(f"Note from model.json: {note}")
 
-    c1, c2, c3, c4, c5 = st.columns(5)
-    c1.metric("Parameters", fmt_count(architecture.get("parameters")))
-    c2.metric("Multiply-adds per face", fmt_count(architecture.get("multiply_adds")))
+    # Metrics as wide as their values, wrapping onto a second row on a narrow window (never cut off).
+    facts_row = st.container(horizontal=True, gap="medium")
+
+    def headline_metric(label: str, value: str, help: str | None = None) -> None:
+        facts_row.metric(label, value, help=help, width="content")
+
+    not_recorded = "Not recorded in model.json."
+    headline_metric("Parameters", fmt_count(architecture.get("parameters")),
+                    help=None if isinstance(architecture.get("parameters"), (int, float)) else not_recorded)
+    headline_metric("Multiply-adds per face", fmt_count(architecture.get("multiply_adds")),
+                    help=None if isinstance(architecture.get("multiply_adds"), (int, float)) else not_recorded)
     run, planned = training.get("epochs_run"), training.get("epochs_planned")
-    c3.metric("Epochs run / planned", f"{run if run is not None else '?'} / {planned if planned is not None else '?'}")
+    headline_metric("Epochs run / planned", MISSING if run is None and planned is None
+                    else f"{run if run is not None else '?'} / {planned if planned is not None else '?'}",
+                    help=not_recorded if run is None and planned is None else None)
     best = training.get("best_val_accuracy")
-    c4.metric("Best validation accuracy", f"{best:.1%}" if isinstance(best, (int, float)) else "not recorded",
-              help=f"At epoch {training.get('best_epoch', '?')} on the selection split "
-                   f"({(training.get('protocol') or {}).get('select', '?')}).")
-    c5.metric("Training time", fmt_duration(training.get("train_seconds")),
-              help=f"Over {training.get('sessions', 1)} session(s) (a resumed run has several).")
+    headline_metric("Best validation accuracy", f"{best:.1%}" if isinstance(best, (int, float)) else MISSING,
+                    help=(f"At epoch {training.get('best_epoch', '?')} on the selection split "
+                          f"({(training.get('protocol') or {}).get('select', '?')})."
+                          if isinstance(best, (int, float)) else not_recorded))
+    headline_metric("Training time", fmt_duration(training.get("train_seconds")),
+                    help=(f"Over {training.get('sessions', 1)} session(s) (a resumed run has several)."
+                          if isinstance(training.get("train_seconds"), (int, float)) else not_recorded))
 
     hardware = training.get("hardware")
     if isinstance(hardware, list) and hardware:
@@ -156,12 +183,15 @@ if meta is not None:
             else:
                 st.caption("Not recorded in model.json.")
         with st.expander("Reproducibility", expanded=True):
-            st.markdown(f"- **Seed:** {training.get('seed', 'not recorded')}\n"
-                        f"- **Commit:** `{provenance.get('commit') or 'not recorded'}`\n"
-                        f"- **Exported at:** {provenance.get('exported_at', 'not recorded')}\n"
-                        f"- **Run folder:** `{provenance.get('run_dir', 'not recorded')}`")
-    if training.get("note"):
-        st.caption(f"Note from model.json: {training['note']}")
+            def or_missing(value, code: bool = False) -> str:
+                if value is None or value == "":
+                    return ":gray[not recorded]"
+                return f"`{value}`" if code else str(value)
+
+            st.markdown(f"- **Seed:** {or_missing(training.get('seed'))}\n"
+                        f"- **Commit:** {or_missing(provenance.get('commit'), code=True)}\n"
+                        f"- **Exported at:** {or_missing(provenance.get('exported_at'))}\n"
+                        f"- **Run folder:** {or_missing(provenance.get('run_dir'), code=True)}")
     with st.expander("model.json as stored"):
         st.json(meta, expanded=False)
 

@@ -569,9 +569,14 @@ def test_about_page(app_env):
     assert row == {"model": "DeepFace emotion model", "dataset / split": "fer2013 / PublicTest", "accuracy": "57.4%",
                    "source": "DeepFace's author, published"}
     assert "about 72–73%" in set(published["accuracy"])
-    bench = table(at, "measurement", "value", "unit")
-    assert dict(zip(bench["measurement"], bench["value"]))["cnn_face_ms_p50"] == 1.25
-    assert "test machine (2 cores)" in content
+    headline = next(t.value for t in at.table if "measurement" in t.value)
+    speed = dict(zip(headline["measurement"], headline["value"]))
+    assert speed["CNN on one face, median (p50)"] == "1.25 ms"
+    assert speed["1280×720 photo, one face, p50 — DeepFace.analyze"] == "88.0 ms"
+    assert speed["DeepFace.analyze time ÷ ours (1280×720, one face)"].startswith("2.79×")
+    sizes = table(at, "photo", "faces", "ours (ms)")
+    assert sizes.iloc[0][["photo", "faces", "ours (ms)", "DeepFace.analyze (ms)"]].tolist() == ["1280×720", 1, 31.5, 88.0]
+    assert "test machine (2 cores)" in content and "All benchmark results (results.json)" in content
     measured = table(at, "model", "images", "macro F1")
     assert len(measured) == 2
 

@@ -67,6 +67,11 @@ def test_model_json(tmp_path):
     assert artifacts.read_model_json(tmp_path)["training"]["epochs_run"] == 3
 
 
+def test_load_benchmarks_returns_the_latest_run_as_stored(tmp_path):
+    path = write(tmp_path / "results.json", json.dumps([{"date": "old"}, {"date": "new", "photos": {"a": {"p50": 1}}}]))
+    assert artifacts.load_benchmarks(path) == {"date": "new", "photos": {"a": {"p50": 1}}}
+
+
 @pytest.mark.parametrize("text, problem, kind", [
     (None, "file is missing", "missing"),
     ("{oops", "corrupt JSON (Expecting property name", "corrupt"),
@@ -105,6 +110,11 @@ def test_history_keeps_the_last_of_a_repeated_epoch(tmp_path):
     write(tmp_path / "history.csv", HISTORY + "2,0.55,5,0.001,1.2,0.5,1.4\n")
     history = artifacts.read_history(tmp_path)
     assert len(history) == 3 and history["val_accuracy"].iloc[-1] == 0.5
+
+
+def test_load_benchmarks_returns_the_latest_run_as_stored(tmp_path):
+    path = write(tmp_path / "results.json", json.dumps([{"date": "old"}, {"date": "new", "photos": {"a": {"p50": 1}}}]))
+    assert artifacts.load_benchmarks(path) == {"date": "new", "photos": {"a": {"p50": 1}}}
 
 
 @pytest.mark.parametrize("text, problem, kind", [
@@ -315,6 +325,11 @@ def test_benchmarks_nested_and_history(tmp_path):
     assert dict(zip(table["measurement"], table["value"])) == {"cnn.face_ms.p50": 1.0, "cnn.face_ms.p95": 2.0}
 
 
+def test_load_benchmarks_returns_the_latest_run_as_stored(tmp_path):
+    path = write(tmp_path / "results.json", json.dumps([{"date": "old"}, {"date": "new", "photos": {"a": {"p50": 1}}}]))
+    assert artifacts.load_benchmarks(path) == {"date": "new", "photos": {"a": {"p50": 1}}}
+
+
 @pytest.mark.parametrize("text, problem, kind", [
     (None, "no benchmark results yet", "missing"),
     ("{", "corrupt JSON", "corrupt"),
@@ -325,9 +340,10 @@ def test_benchmark_problems(tmp_path, text, problem, kind):
     path = tmp_path / "results.json"
     if text is not None:
         write(path, text)
-    with pytest.raises(ArtifactError) as info:
-        artifacts.read_benchmarks(path)
-    assert problem in one_line(info.value) and info.value.kind == kind and "make bench" in info.value.hint
+    for reader in (artifacts.read_benchmarks, artifacts.load_benchmarks):
+        with pytest.raises(ArtifactError) as info:
+            reader(path)
+        assert problem in one_line(info.value) and info.value.kind == kind and "make bench" in info.value.hint
 
 
 def test_core_artifacts_does_not_import_streamlit():

@@ -90,6 +90,19 @@ def test_model_colours_are_stable():
     assert charts.model_color("cnn") == charts.model_color("CNN") == charts.MODEL_COLORS["cnn"]
     assert charts.model_color("DeepFace") == charts.MODEL_COLORS["deepface"]
     assert charts.display_name("deepface") == "DeepFace" and charts.display_name("other") == "other"
+    # DeepFace's orange means DeepFace only: not reused for the CNN's validation curve.
+    assert charts.MODEL_COLORS["deepface"] not in (charts.TRAIN_COLOR, charts.VAL_COLOR)
+    assert charts.confusion_heatmap(["a"], [[1]], model="cnn").data[0].colorscale != \
+        charts.confusion_heatmap(["a"], [[1]], model="deepface").data[0].colorscale
+
+
+def test_charts_have_axis_titles():
+    bars = charts.probability_bars({"cnn": {"happy": 90.0, "sad": 10.0}})
+    assert bars.layout.xaxis.title.text == "emotion" and bars.layout.yaxis.title.text == "probability"
+    curves = charts.training_curves(history_frame(), best_epoch=3)
+    assert [curves.layout[f"yaxis{i if i > 1 else ''}"].title.text for i in (1, 2, 3)] == ["accuracy", "loss", "rate"]
+    per_class = charts.per_class_bars({"CNN": {"happy": {"precision": 0.5, "recall": 0.5, "f1": 0.5}}})
+    assert per_class.layout.yaxis.title.text == "score" and per_class.layout.xaxis2.title.text == "emotion"
 
 
 # --------------------------------------------------------------------------- report
@@ -191,3 +204,57 @@ def test_per_class_and_confusions_frames():
 @pytest.mark.parametrize("module", [charts, report])
 def test_presentation_modules_do_not_import_streamlit(module):
     assert "import streamlit" not in open(module.__file__).read()
+
+
+# --------------------------------------------------------------------------- speed (benchmarks/results.json)
+
+
+BENCH = {
+    "date": "2026-11-22T05:17:28Z", "quick": False, "cnn_face_ms_p50": 5.294, "cnn_face_ms_p95": 7.163,
+    "cnn_batch64_faces_per_s": 693.8, "cnn_batch64_ms_p50": 92.249,
+    "e2e_cnn_1280x720_1face_ms_p50": 63.079, "deepface_analyze_1280x720_1face_ms_p50": 255.504,
+    "ratio_deepface_analyze_vs_cnn_1280x720_1face": 4.05, "peak_rss_mib": 1490.0, "peak_rss_mib_after_loading": 922.2,
+    "cnn_load_s": 0.448, "cnn_cold_load_s": 5.722, "deepface_load_s": 0.307, "app_cold_start_s": 3.45,
+    "machine": {"cpu": "AMD EPYC", "cores": 2, "python": "3.11.7", "keras": "3.15.1", "tensorflow": "2.21.0",
+                "gpus": [], "load_average_1min_at_start": 4.95},
+    "photos": {"640x480_3faces": {"e2e_cnn": {"p50": 52.1}, "deepface_analyze": {"p50": 151.4},
+                                  "deepface_crops": {"p50": 88.8}}},
+    "targets": {"cnn_face_ms_p50_target": 10.0, "cnn_face_target_met": True, "speedup_target": 5.0,
+                "speedup_vs_deepface_analyze_1280x720_1face": 4.05, "speedup_target_met": False},
+    "notes": ["timings are wall-clock"],
+}
+
+
+def test_speed_headline_has_human_labels_and_units():
+    headline = report.speed_headline(BENCH)
+    assert list(headline.columns) == ["measurement", "value"]
+    values = dict(zip(headline["measurement"], headline["value"]))
+    assert values["CNN on one face, median (p50)"] == "5.29 ms  (p95 7.16 ms)"
+    assert values["CNN throughput, batches of 64 faces"].startswith("694 faces/s")
+    assert values["1280×720 photo, one face, p50 — ours (decode + detect + CNN)"] == "63.1 ms"
+    assert values["1280×720 photo, one face, p50 — DeepFace.analyze"] == "256 ms"
+    assert values["DeepFace.analyze time ÷ ours (1280×720, one face)"] == "4.05× (ours faster)"
+    assert values["Peak memory (resident)"].startswith("1,490 MiB")
+    assert values["CNN load time"].startswith("0.45 s  (5.72 s in a fresh process") and values["DeepFace load time"] == "0.31 s"
+    assert values["App cold start (to the first element in the browser)"] == "3.45 s"
+    assert report.speed_headline({"date": "x"}).empty  # nothing measured: no rows, no crash
+
+
+def test_speed_by_size_reads_flat_and_nested_figures():
+    by_size = report.speed_by_size(BENCH)
+    assert list(by_size.columns) == report.SPEED_BY_SIZE_COLUMNS
+    assert by_size["photo"].tolist() == ["640×480", "1280×720"] and by_size["faces"].tolist() == [3, 1]
+    nested = by_size.iloc[0]  # from photos["640x480_3faces"], ratios computed
+    assert nested["ours (ms)"] == 52.1 and nested["analyze ÷ ours"] == round(151.4 / 52.1, 2)
+    flat = by_size.iloc[1]  # from the flat keys; the stored ratio wins
+    assert flat["ours (ms)"] == 63.079 and flat["analyze ÷ ours"] == 4.05 and pd.isna(flat["DeepFace on our crops (ms)"])
+
+
+def test_speed_targets_facts_and_notes():
+    assert report.speed_targets(BENCH) == [
+        ("CNN on one face, p50 ≤ 10.0 ms (measured 5.29 ms)", True),
+        ("Ours at least 5× faster than DeepFace.analyze on a 1280×720 photo with one face (measured 4.05×)", False)]
+    facts = report.speed_facts(BENCH)
+    assert facts[:3] == ["2026-11-22 05:17:28 UTC", "AMD EPYC, 2 cores, no GPU", "Python 3.11.7, Keras 3.15.1, TensorFlow 2.21.0"]
+    assert report.speed_notes({**BENCH, "note": "stand-in weights"}) == ["stand-in weights", "timings are wall-clock"]
+    assert report.speed_targets({}) == [] and report.speed_notes({}) == []
