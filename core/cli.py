@@ -53,9 +53,9 @@ def _cmd_predict(args) -> int:
         for model, message in result["model_errors"].items():
             print(f"error: {path}: {model} failed: {message}", file=sys.stderr)
         if not result["faces"]:
-            print(f"{path}: no face found")
+            print(f"{path}: no face found", flush=True)
         for face in result["faces"]:
-            print(format_face_line(path, face))
+            print(format_face_line(path, face), flush=True)
     if args.json:
         print(json.dumps({"models": {n: c.describe() for n, c in classifiers.items()}, "unavailable": unavailable,
                           "results": results}, indent=2))
