@@ -154,8 +154,6 @@ if meta is not None:
                 st.markdown(architecture["description"])
             st.table(table({k: v for k, v in architecture.items() if k not in ("summary", "description")}),
                      hide_index=True)
-            if architecture.get("summary"):
-                st.code(architecture["summary"], language=None)
         with st.expander("Data protocol", expanded=True):
             protocol = training.get("protocol") or {}
             if protocol or training.get("dataset"):
@@ -192,6 +190,9 @@ if meta is not None:
                         f"- **Commit:** {or_missing(provenance.get('commit'), code=True)}\n"
                         f"- **Exported at:** {or_missing(provenance.get('exported_at'))}\n"
                         f"- **Run folder:** {or_missing(provenance.get('run_dir'), code=True)}")
+    if architecture.get("summary"):
+        with st.expander("Layer-by-layer summary (Keras)"):
+            st.code(architecture["summary"], language=None)
     with st.expander("model.json as stored"):
         st.json(meta, expanded=False)
 

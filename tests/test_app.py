@@ -459,6 +459,7 @@ def test_training_page_facts_and_interim_checkpoint(app_env):
     assert "training" in names and "validation" in names and "chosen epoch 4" in names
     star = next(t for t in figure["data"] if t.get("name") == "chosen epoch 4")
     assert star["x"] == [4] and star["y"] == [0.555]
+    assert [c.value for c in at.code] == ["Model: tiny test CNN\nTotal params: few"]  # the Keras summary
 
 
 def test_training_page_shows_a_run_in_progress(monkeypatch, tmp_path, tree):
