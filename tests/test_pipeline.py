@@ -6,7 +6,7 @@ the result format, not accuracy.
 from __future__ import annotations
 
 import json
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -310,20 +310,10 @@ def test_analyzer_needs_a_classifier():
 def test_analyzer_is_thread_safe(cnn, astronaut):
     analyzer = Analyzer({"cnn": cnn})
     expected = analyzer.analyze(astronaut).faces[0].predictions["cnn"].probabilities
-    outputs, errors = [], []
-
-    def work():
-        try:
-            outputs.append(analyzer.analyze(astronaut).faces[0].predictions["cnn"].probabilities)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors and len(outputs) == 3
+    with ThreadPoolExecutor(max_workers=3) as pool:  # a worker's exception re-raises here
+        outputs = list(pool.map(lambda _: analyzer.analyze(astronaut).faces[0].predictions["cnn"].probabilities,
+                                range(3)))
+    assert len(outputs) == 3
     for probabilities in outputs:
         np.testing.assert_allclose(probabilities, expected, atol=1e-6)
 
