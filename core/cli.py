@@ -64,8 +64,19 @@ def _cmd_predict(args) -> int:
 
 def _cmd_train(args) -> int:
     from core.labels import parse_classes
-    from core.training import TrainConfig, export_run, run_finished, train
+    from pathlib import Path
 
+    from core.training import TrainConfig, export_run, extend_run, run_finished, train
+
+    if args.extend is not None:
+        if not args.resume:
+            print("error: --extend adds a warm restart to an existing run: pass --resume too", file=sys.stderr)
+            return 2
+        try:
+            extend_run(Path(args.runs_dir) / args.name, args.extend, args.restart_lr, args.restart_warmup)
+        except (FileNotFoundError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.resume:
         config = TrainConfig(data=args.data, name=args.name)
     else:
@@ -137,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--resume", action="store_true", help="continue runs/NAME exactly where it stopped")
     p.add_argument("--max-epochs", type=int, help="stop (resumably) after this many epochs in this call")
+    p.add_argument("--extend", type=_positive_int, metavar="EPOCHS",
+                   help="with --resume, on a finished run: add a warm-restart cycle of this many epochs")
+    p.add_argument("--restart-lr", type=float, help="peak learning rate of the warm restart (default: half the run's)")
+    p.add_argument("--restart-warmup", type=int, default=1, help="warm-up epochs of the warm restart")
     p.add_argument("--export", action="store_true", help="export the best checkpoint even if unfinished")
     p.add_argument("--limit-train", type=int, help=argparse.SUPPRESS)
     p.add_argument("--limit-val", type=int, help=argparse.SUPPRESS)

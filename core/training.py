@@ -1,7 +1,9 @@
 """Training the custom CNN with checkpoints every epoch and exact resumption.
 
 Protocol (FER2013): fit on ``Training``; the learning-rate schedule is fixed in advance (cosine
-with warm-up); early stopping and the choice of checkpoint use ``PublicTest`` only. ``PrivateTest``
+with warm-up); early stopping and the choice of checkpoint use ``PublicTest`` only. A finished run
+can be extended by warm-restart cycles (SGDR: the learning rate climbs back and decays again, with
+the weights and optimizer state carried over), decided on ``PublicTest`` alone. ``PrivateTest``
 is never touched here: it is evaluated once, on the exported model (:mod:`core.evaluation`).
 
 A run lives in ``runs/<name>/``: ``config.json``, ``state.json`` (epochs done, best epoch, time
@@ -121,11 +123,25 @@ class TrainConfig:
     augment: AugmentSpec = field(default_factory=AugmentSpec)
     limit_train: int | None = None  # use only the first N training images (smoke tests)
     limit_val: int | None = None
+    # Warm restarts appended to a finished run, in order: {"after_epoch", "epochs", "learning_rate",
+    # "warmup_epochs"}. ``epochs`` counts every epoch, the restarts' included.
+    restarts: tuple[dict, ...] = ()
+
+    def cycles(self) -> list[dict]:
+        """The learning-rate cycles: the first schedule, then each warm restart; epochs 0-based, end exclusive."""
+        first_end = self.restarts[0]["after_epoch"] if self.restarts else self.epochs
+        cycles = [{"start_epoch": 0, "end_epoch": first_end, "learning_rate": self.learning_rate,
+                   "warmup_epochs": self.warmup_epochs}]
+        for restart in self.restarts:
+            cycles.append({"start_epoch": restart["after_epoch"], "end_epoch": restart["after_epoch"] + restart["epochs"],
+                           "learning_rate": restart["learning_rate"], "warmup_epochs": restart["warmup_epochs"]})
+        return cycles
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["stages"] = [list(s) for s in self.stages]
         data["classes"] = list(self.classes) if self.classes else None
+        data["restarts"] = [dict(r) for r in self.restarts]
         return data
 
     @classmethod
@@ -134,7 +150,93 @@ class TrainConfig:
         data["stages"] = tuple(tuple(s) for s in data["stages"])
         data["classes"] = tuple(data["classes"]) if data.get("classes") else None
         data["augment"] = AugmentSpec(**data.get("augment", {}))
+        data["restarts"] = tuple(dict(r) for r in data.get("restarts") or ())
         return cls(**data)
+
+
+def learning_rate_schedule(config: TrainConfig, steps_per_epoch: int):
+    """Cosine decay to 1% with a linear warm-up from 1/20 of the peak, restarted at each warm restart.
+
+    A pure function of the optimizer's step counter, so a resumed run follows it exactly.
+    """
+    import keras
+
+    def cosine(cycle: dict):
+        steps = (cycle["end_epoch"] - cycle["start_epoch"]) * steps_per_epoch
+        warmup = cycle["warmup_epochs"] * steps_per_epoch
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=cycle["learning_rate"] / 20, warmup_target=cycle["learning_rate"],
+            warmup_steps=warmup, decay_steps=max(steps - warmup, 1), alpha=0.01)
+
+    cycles = config.cycles()
+    if len(cycles) == 1:
+        return cosine(cycles[0])
+    return _restarts_class()([cosine(c) for c in cycles], [c["start_epoch"] * steps_per_epoch for c in cycles])
+
+
+_RESTARTS_CLASS = None
+
+
+def _restarts_class():
+    """The warm-restart schedule class, registered with Keras so that ``last.keras`` reloads it."""
+    global _RESTARTS_CLASS
+    if _RESTARTS_CLASS is not None:
+        return _RESTARTS_CLASS
+    import keras
+
+    @keras.saving.register_keras_serializable(package="core")
+    class CosineWarmRestarts(keras.optimizers.schedules.LearningRateSchedule):
+        """Schedule ``i`` runs from step ``starts[i]`` on, counting its own steps from there."""
+
+        def __init__(self, schedules, starts):
+            self.schedules = [s if isinstance(s, keras.optimizers.schedules.LearningRateSchedule)
+                              else keras.optimizers.schedules.deserialize(s) for s in schedules]
+            self.starts = [int(s) for s in starts]
+
+        def __call__(self, step):
+            step = keras.ops.cast(step, "float32")
+            rate = self.schedules[0](step)
+            for schedule, start in zip(self.schedules[1:], self.starts[1:]):
+                rate = keras.ops.where(step >= start, schedule(keras.ops.maximum(step - start, 0.0)), rate)
+            return rate
+
+        def get_config(self):
+            return {"schedules": [keras.optimizers.schedules.serialize(s) for s in self.schedules],
+                    "starts": self.starts}
+
+    _RESTARTS_CLASS = CosineWarmRestarts
+    return _RESTARTS_CLASS
+
+
+def extend_run(run_dir: str | Path, epochs: int, learning_rate: float | None = None, warmup_epochs: int = 1) -> TrainConfig:
+    """Append a warm-restart cycle of ``epochs`` epochs to a finished run (then ``--resume`` trains it).
+
+    The peak learning rate defaults to half the run's first peak. The restart starts from the last
+    weights and optimizer state; checkpoint choice stays on the selection split across cycles.
+    """
+    run_dir = Path(run_dir)
+    if not (run_dir / "last.keras").exists():
+        raise FileNotFoundError(f"{run_dir}: nothing to extend (no last.keras)")
+    config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    state = json.loads((run_dir / "state.json").read_text())
+    done = state["epochs_completed"]
+    if not state.get("stopped_early") and done < config.epochs:
+        raise ValueError(f"{run_dir}: {done} of {config.epochs} epochs done; finish the schedule "
+                         f"(--resume) before extending it")
+    if epochs < 1 or warmup_epochs < 0 or warmup_epochs >= epochs:
+        raise ValueError(f"a restart needs at least 1 epoch and fewer warm-up epochs than epochs "
+                         f"(got {epochs} epochs, {warmup_epochs} warm-up)")
+    rate = config.learning_rate / 2 if learning_rate is None else float(learning_rate)
+    if not rate > 0:
+        raise ValueError(f"the restart's learning rate must be positive, not {rate}")
+    restart = {"after_epoch": done, "epochs": int(epochs), "learning_rate": rate, "warmup_epochs": int(warmup_epochs)}
+    config.restarts = (*config.restarts, restart)
+    config.epochs = done + int(epochs)
+    _write_json(run_dir / "config.json", config.to_dict())
+    state.update(stopped_early=False, epochs_without_improvement=0)
+    _write_json(run_dir / "state.json", state)
+    log.info("%s: warm restart after epoch %d: %d more epochs, peak learning rate %.2e", run_dir, done, epochs, rate)
+    return config
 
 
 def hardware_description() -> dict:
@@ -327,16 +429,16 @@ def train(config: TrainConfig, runs_dir: str | Path = PROJECT_ROOT / "runs", res
         state.update(labels=list(labels), dataset=dataset.name, train_split=dataset.splits[0],
                      val_split=dataset.splits[1], n_train=int(len(x_train)), n_val=int(len(x_val)))
         steps_per_epoch = math.ceil(len(x_train) / config.batch_size)
+        schedule = learning_rate_schedule(config, steps_per_epoch)
         if resume:
+            _restarts_class()  # registered, for a checkpoint saved during a warm restart
             model = keras.models.load_model(run_dir / "last.keras", safe_mode=True)
+            # config.json is the source of truth for the schedule (it holds any warm restart added since)
+            model.optimizer.learning_rate = schedule
             source = _restore_seed_states(model, run_dir, config, state["epochs_completed"], steps_per_epoch)
             log.info("resuming %s after epoch %d (dropout generators: %s)", run_dir, state["epochs_completed"], source)
         else:
             model = build_cnn(k, config.input_size, config.stages, config.dense_units, config.dropout)
-            warmup = config.warmup_epochs * steps_per_epoch
-            schedule = keras.optimizers.schedules.CosineDecay(
-                initial_learning_rate=config.learning_rate / 20, warmup_target=config.learning_rate,
-                warmup_steps=warmup, decay_steps=max(config.epochs * steps_per_epoch - warmup, 1), alpha=0.01)
             model.compile(
                 optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
                 loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
@@ -369,6 +471,17 @@ def run_finished(run_dir: Path) -> bool:
     config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
     state = json.loads((run_dir / "state.json").read_text())
     return bool(state.get("stopped_early")) or state["epochs_completed"] >= config.epochs
+
+
+def describe_schedule(config: TrainConfig) -> str:
+    """The learning-rate schedule in words, epochs numbered from 1."""
+    parts = []
+    for cycle in config.cycles():
+        parts.append(f"epochs {cycle['start_epoch'] + 1}-{cycle['end_epoch']}: cosine decay from "
+                     f"{cycle['learning_rate']:g} after {cycle['warmup_epochs']} warm-up epoch(s)")
+    if len(parts) == 1:
+        return "cosine decay with linear warm-up"
+    return "cosine with warm restarts (SGDR); " + "; ".join(parts)
 
 
 def export_run(run_dir: str | Path, models_dir: str | Path = PROJECT_ROOT / "models") -> Path:
@@ -415,8 +528,9 @@ def export_run(run_dir: str | Path, models_dir: str | Path = PROJECT_ROOT / "mod
             "best_epoch": state["best_epoch"], "best_val_accuracy": state["best_val_accuracy"],
             "stopped_early": bool(state.get("stopped_early")),
             "optimizer": {"name": "AdamW", "learning_rate": config.learning_rate,
-                          "weight_decay": config.weight_decay, "schedule": "cosine decay with linear warm-up",
-                          "warmup_epochs": config.warmup_epochs, "batch_size": config.batch_size},
+                          "weight_decay": config.weight_decay, "schedule": describe_schedule(config),
+                          "warmup_epochs": config.warmup_epochs, "batch_size": config.batch_size,
+                          **({"warm_restarts": [dict(r) for r in config.restarts]} if config.restarts else {})},
             "loss": {"name": "categorical cross-entropy", "label_smoothing": config.label_smoothing},
             "augmentation": config.augment.to_dict(),
             "seed": config.seed,

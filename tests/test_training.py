@@ -199,3 +199,92 @@ def test_train_cli_max_epochs_then_resume(tmp_path, capsys):
     assert (config["epochs"], config["batch_size"]) == (2, 8)  # kept from the first call
     meta = json.loads((models_dir / "cli_run" / "model.json").read_text())
     assert meta["training"]["epochs_run"] == 2 and meta["labels"] == list(LABELS)
+
+
+def test_learning_rate_schedule_with_warm_restarts():
+    """Pure schedule arithmetic: the first cosine as before, then a restart from 1/20 of its peak."""
+    import keras
+
+    from core.training import learning_rate_schedule
+
+    spe = 10
+    plain = TrainConfig(data="x", epochs=4, learning_rate=2e-3, warmup_epochs=1)
+    old_formula = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=1e-4, warmup_target=2e-3, warmup_steps=10, decay_steps=30, alpha=0.01)
+    schedule = learning_rate_schedule(plain, spe)
+    for step in (0, 5, 10, 25, 40):
+        assert float(schedule(step)) == pytest.approx(float(old_formula(step)), rel=1e-6)
+
+    restarted = TrainConfig(data="x", epochs=7, learning_rate=2e-3, warmup_epochs=1,
+                            restarts=({"after_epoch": 4, "epochs": 3, "learning_rate": 1e-3, "warmup_epochs": 1},))
+    assert [(c["start_epoch"], c["end_epoch"]) for c in restarted.cycles()] == [(0, 4), (4, 7)]
+    schedule = learning_rate_schedule(restarted, spe)
+    values = {step: float(schedule(step)) for step in (0, 10, 39, 40, 50, 70)}
+    assert values[0] == pytest.approx(1e-4, rel=1e-5)      # warm-up start: peak / 20
+    assert values[10] == pytest.approx(2e-3, rel=1e-5)     # first peak
+    assert values[39] < 5e-5                                # the first cosine nearly done
+    assert values[40] == pytest.approx(5e-5, rel=1e-5)     # restart: its own peak / 20
+    assert values[50] == pytest.approx(1e-3, rel=1e-5)     # restart peak after one warm-up epoch
+    assert values[70] == pytest.approx(1e-5, rel=1e-4)     # decayed to 1% at the end
+    # the schedule survives a Keras save/load round trip (it lives in last.keras during a restart)
+    config = keras.optimizers.schedules.serialize(schedule)
+    reloaded = keras.optimizers.schedules.deserialize(config)
+    assert float(reloaded(50)) == pytest.approx(values[50], rel=1e-6)
+
+
+@pytest.mark.slow
+def test_warm_restart_extends_a_finished_run_and_resumes_exactly(runs, tmp_path):
+    from core.training import extend_run
+
+    for name in ("restart_whole", "restart_split"):
+        shutil.copytree(runs["whole"], runs["dir"] / name)
+        extend_run(runs["dir"] / name, epochs=2, learning_rate=1e-3, warmup_epochs=1)
+    config = json.loads((runs["dir"] / "restart_whole" / "config.json").read_text())
+    assert config["epochs"] == 4
+    assert config["restarts"] == [{"after_epoch": 2, "epochs": 2, "learning_rate": 1e-3, "warmup_epochs": 1}]
+    assert not run_finished(runs["dir"] / "restart_whole")
+
+    whole = train(TrainConfig(data="ignored", name="restart_whole"), runs["dir"], resume=True)
+    split = train(TrainConfig(data="ignored", name="restart_split"), runs["dir"], resume=True, max_epochs_this_call=1)
+    split = train(TrainConfig(data="ignored", name="restart_split"), runs["dir"], resume=True)
+    assert_same_run(whole, split)  # the restart's schedule reloads from last.keras and continues exactly
+    frame = history(whole)
+    assert frame["epoch"].tolist() == [0, 1, 2, 3]
+    lr = frame["learning_rate"].tolist()
+    assert lr[1] == pytest.approx(2e-3, rel=1e-3)   # the tiny run's two epochs are its warm-up
+    assert lr[2] == pytest.approx(1e-3, rel=1e-3)   # after the restart's warm-up epoch
+    assert lr[3] == pytest.approx(1e-5, rel=1e-3)
+    assert run_finished(whole)
+    # the checkpoint choice spans both cycles
+    state = json.loads((whole / "state.json").read_text())
+    assert state["best_val_accuracy"] == pytest.approx(frame["val_accuracy"].max())
+    assert state["best_epoch"] == int(frame["val_accuracy"].idxmax()) + 1
+
+    meta = json.loads((export_run(whole, tmp_path / "models") / "model.json").read_text())
+    optimizer = meta["training"]["optimizer"]
+    assert optimizer["schedule"].startswith("cosine with warm restarts (SGDR); epochs 1-2: cosine decay from 0.002")
+    assert "epochs 3-4: cosine decay from 0.001" in optimizer["schedule"]
+    assert optimizer["warm_restarts"] == config["restarts"]
+    assert (meta["training"]["epochs_planned"], meta["training"]["epochs_run"]) == (4, 4)
+
+
+@pytest.mark.slow
+def test_warm_restart_refusals(data_dir, runs, tmp_path, capsys):
+    from core.cli import main
+    from core.training import extend_run
+
+    shutil.copytree(runs["whole"], tmp_path / "unfinished")
+    state = json.loads((tmp_path / "unfinished" / "state.json").read_text())
+    (tmp_path / "unfinished" / "state.json").write_text(json.dumps({**state, "epochs_completed": 1}))
+    with pytest.raises(ValueError, match="1 of 2 epochs done; finish the schedule"):
+        extend_run(tmp_path / "unfinished", epochs=2)
+    with pytest.raises(ValueError, match="fewer warm-up epochs than epochs"):
+        extend_run(runs["whole"], epochs=1, warmup_epochs=1)
+    with pytest.raises(ValueError, match="must be positive"):
+        extend_run(runs["whole"], epochs=2, learning_rate=0.0)
+    with pytest.raises(FileNotFoundError, match="nothing to extend"):
+        extend_run(tmp_path / "nothing", epochs=2)
+    assert json.loads((runs["whole"] / "config.json").read_text())["restarts"] == []  # refusals change nothing
+    assert main(["train", "--data", str(data_dir), "--name", "whole", "--runs-dir", str(runs["dir"]),
+                 "--extend", "2"]) == 2
+    assert "error: --extend adds a warm restart to an existing run: pass --resume too" in capsys.readouterr().err
