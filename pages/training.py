@@ -35,7 +35,9 @@ def fmt_duration(seconds) -> str:
 def table(mapping: dict) -> pd.DataFrame:
     def text(value) -> str:
         if isinstance(value, list):
-            return ", ".join(f"[{text(x)}]" if isinstance(x, list) else text(x) for x in value)
+            return ", ".join(f"[{text(x)}]" if isinstance(x, (list, dict)) else text(x) for x in value)
+        if isinstance(value, dict):  # e.g. a warm restart: "after_epoch 50, epochs 20, learning_rate 0.001"
+            return ", ".join(f"{k} {text(v)}" for k, v in value.items())
         if isinstance(value, int) and not isinstance(value, bool):
             return f"{value:,}"
         return str(value)

@@ -108,7 +108,8 @@ def write_cnn_folder(folder: Path, tiny_model_dir: Path) -> Path:
         "protocol": {"fit": "Training", "select": "PublicTest", "report": "PrivateTest", "note": "best on PublicTest"},
         "n_train": 28709, "n_val": 3589, "epochs_planned": 10, "epochs_run": 6, "best_epoch": 4,
         "best_val_accuracy": 0.555, "stopped_early": False,
-        "optimizer": {"name": "AdamW", "learning_rate": 0.002, "batch_size": 128},
+        "optimizer": {"name": "AdamW", "learning_rate": 0.002, "batch_size": 128,
+                      "warm_restarts": [{"after_epoch": 4, "epochs": 6, "learning_rate": 0.001, "warmup_epochs": 1}]},
         "loss": {"name": "categorical cross-entropy", "label_smoothing": 0.1},
         "augmentation": {"flip": True, "rotation_deg": 15.0}, "seed": 42, "train_seconds": 3725.0, "sessions": 1,
         "hardware": [{"cpu": "Test CPU", "cores": 2, "gpus": [], "keras": "3", "backend": "tensorflow",
@@ -452,7 +453,9 @@ def test_training_page_facts_and_interim_checkpoint(app_env):
     assert values["Validation accuracy"] == "55.5%" and "At the chosen epoch (4)" in content
     assert "Chosen epoch **4**" in content and "Test CPU" in content
     settings = [dict(zip(t.value["setting"], t.value["value"])) for t in at.table if "setting" in t.value]
-    assert {"optimizer name": "AdamW", "loss label_smoothing": "0.1"}.items() <= settings[1].items()
+    assert {"optimizer name": "AdamW", "loss label_smoothing": "0.1",
+            "optimizer warm_restarts": "[after_epoch 4, epochs 6, learning_rate 0.001, warmup_epochs 1]",
+            }.items() <= settings[1].items()
     assert settings[2] == {"flip": "True", "rotation_deg": "15.0"}
     figure = plotly_specs(at)[0]
     names = [t.get("name") for t in figure["data"]]
