@@ -220,7 +220,12 @@ def extend_run(run_dir: str | Path, epochs: int, learning_rate: float | None = N
     config = TrainConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
     state = json.loads((run_dir / "state.json").read_text())
     done = state["epochs_completed"]
-    if not state.get("stopped_early") and done < config.epochs:
+    if state.get("stopped_early"):
+        # config.cycles() takes a cycle's planned end from the next restart's start, which an early
+        # stop would falsify; and early stopping already said this schedule stopped paying.
+        raise ValueError(f"{run_dir}: stopped early after {done} of {config.epochs} epochs; a warm restart "
+                         f"extends a schedule that ran to its end (start a new run instead)")
+    if done < config.epochs:
         raise ValueError(f"{run_dir}: {done} of {config.epochs} epochs done; finish the schedule "
                          f"(--resume) before extending it")
     if epochs < 1 or warmup_epochs < 0 or warmup_epochs >= epochs:
@@ -233,7 +238,7 @@ def extend_run(run_dir: str | Path, epochs: int, learning_rate: float | None = N
     config.restarts = (*config.restarts, restart)
     config.epochs = done + int(epochs)
     _write_json(run_dir / "config.json", config.to_dict())
-    state.update(stopped_early=False, epochs_without_improvement=0)
+    state["epochs_without_improvement"] = 0  # patience counts within the new cycle
     _write_json(run_dir / "state.json", state)
     log.info("%s: warm restart after epoch %d: %d more epochs, peak learning rate %.2e", run_dir, done, epochs, rate)
     return config

@@ -278,6 +278,10 @@ def test_warm_restart_refusals(data_dir, runs, tmp_path, capsys):
     (tmp_path / "unfinished" / "state.json").write_text(json.dumps({**state, "epochs_completed": 1}))
     with pytest.raises(ValueError, match="1 of 2 epochs done; finish the schedule"):
         extend_run(tmp_path / "unfinished", epochs=2)
+    (tmp_path / "unfinished" / "state.json").write_text(json.dumps({**state, "epochs_completed": 1,
+                                                                    "stopped_early": True}))
+    with pytest.raises(ValueError, match="stopped early after 1 of 2 epochs; a warm restart extends a schedule"):
+        extend_run(tmp_path / "unfinished", epochs=2)
     with pytest.raises(ValueError, match="fewer warm-up epochs than epochs"):
         extend_run(runs["whole"], epochs=1, warmup_epochs=1)
     with pytest.raises(ValueError, match="must be positive"):
