@@ -5,7 +5,7 @@ resumed sees exactly the batches it would have seen without the interruption.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 
 import cv2
 import numpy as np
@@ -23,6 +23,42 @@ class AugmentSpec:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def replace_augment(spec: AugmentSpec, changes: dict) -> AugmentSpec:
+    """``spec`` with some settings changed; unknown names and out-of-range values raise ValueError."""
+    types = {f.name: f.type for f in fields(AugmentSpec)}
+    unknown = sorted(set(changes) - set(types))
+    if unknown:
+        raise ValueError(f"unknown augmentation setting(s) {', '.join(unknown)}; known: {', '.join(types)}")
+    values = {}
+    for name, value in changes.items():
+        if types[name] in (bool, "bool"):
+            if isinstance(value, str):
+                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(f"augmentation setting {name} takes true or false, not {value!r}")
+                value = value.lower() in ("true", "1", "yes")
+            values[name] = bool(value)
+            continue
+        try:
+            values[name] = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"augmentation setting {name} takes a number, not {value!r}") from None
+        upper = 180.0 if name == "rotation_deg" else 1.0
+        if not 0 <= values[name] <= upper:
+            raise ValueError(f"augmentation setting {name} must lie in [0, {upper:g}], not {value}")
+    return replace(spec, **values)
+
+
+def parse_augment_changes(text: str) -> dict[str, str]:
+    """``"erase_prob=0.1,rotation_deg=10"`` -> ``{"erase_prob": "0.1", "rotation_deg": "10"}`` (checked by replace_augment)."""
+    changes = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise ValueError(f"expected NAME=VALUE, not {item!r}")
+        changes[name.strip()] = value.strip()
+    return changes
 
 
 def augment_batch(images: np.ndarray, rng: np.random.Generator, spec: AugmentSpec = AugmentSpec()) -> np.ndarray:

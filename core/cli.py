@@ -63,17 +63,22 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_train(args) -> int:
+    from core.augment import parse_augment_changes
     from core.labels import parse_classes
     from pathlib import Path
 
     from core.training import TrainConfig, export_run, extend_run, run_finished, train
 
+    if args.restart_augment and args.extend is None:
+        print("error: --restart-augment belongs to a warm restart: pass --extend N --resume too", file=sys.stderr)
+        return 2
     if args.extend is not None:
         if not args.resume:
             print("error: --extend adds a warm restart to an existing run: pass --resume too", file=sys.stderr)
             return 2
         try:
-            extend_run(Path(args.runs_dir) / args.name, args.extend, args.restart_lr, args.restart_warmup)
+            augment = parse_augment_changes(args.restart_augment) if args.restart_augment else None
+            extend_run(Path(args.runs_dir) / args.name, args.extend, args.restart_lr, args.restart_warmup, augment)
         except (FileNotFoundError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -152,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --resume, on a finished run: add a warm-restart cycle of this many epochs")
     p.add_argument("--restart-lr", type=float, help="peak learning rate of the warm restart (default: half the run's)")
     p.add_argument("--restart-warmup", type=int, default=1, help="warm-up epochs of the warm restart")
+    p.add_argument("--restart-augment", metavar="NAME=VALUE,...",
+                   help="augmentation changes for the warm restart, e.g. erase_prob=0.1,rotation_deg=10 "
+                        "(settings: flip, rotation_deg, shift, zoom, brightness, contrast, erase_prob)")
     p.add_argument("--export", action="store_true", help="export the best checkpoint even if unfinished")
     p.add_argument("--limit-train", type=int, help=argparse.SUPPRESS)
     p.add_argument("--limit-val", type=int, help=argparse.SUPPRESS)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from core.architecture import DEFAULT_STAGES
-from core.augment import AugmentSpec, augment_batch
+from core.augment import AugmentSpec, augment_batch, replace_augment
 
 log = logging.getLogger("core.training")
 log.propagate = False
@@ -124,18 +124,28 @@ class TrainConfig:
     limit_train: int | None = None  # use only the first N training images (smoke tests)
     limit_val: int | None = None
     # Warm restarts appended to a finished run, in order: {"after_epoch", "epochs", "learning_rate",
-    # "warmup_epochs"}. ``epochs`` counts every epoch, the restarts' included.
+    # "warmup_epochs"[, "augment"]}. ``epochs`` counts every epoch, the restarts' included. ``augment``
+    # (a whole AugmentSpec) applies from that restart on; without it the previous cycle's carries over.
     restarts: tuple[dict, ...] = ()
 
     def cycles(self) -> list[dict]:
-        """The learning-rate cycles: the first schedule, then each warm restart; epochs 0-based, end exclusive."""
+        """The learning-rate cycles: the first schedule, then each warm restart; epochs 0-based, end exclusive.
+
+        Each cycle also carries the ``augment`` spec its training batches use.
+        """
         first_end = self.restarts[0]["after_epoch"] if self.restarts else self.epochs
         cycles = [{"start_epoch": 0, "end_epoch": first_end, "learning_rate": self.learning_rate,
-                   "warmup_epochs": self.warmup_epochs}]
+                   "warmup_epochs": self.warmup_epochs, "augment": self.augment}]
         for restart in self.restarts:
+            augment = AugmentSpec(**restart["augment"]) if restart.get("augment") else cycles[-1]["augment"]
             cycles.append({"start_epoch": restart["after_epoch"], "end_epoch": restart["after_epoch"] + restart["epochs"],
-                           "learning_rate": restart["learning_rate"], "warmup_epochs": restart["warmup_epochs"]})
+                           "learning_rate": restart["learning_rate"], "warmup_epochs": restart["warmup_epochs"],
+                           "augment": augment})
         return cycles
+
+    def augment_for_epoch(self, epoch: int) -> AugmentSpec:
+        """The augmentation of the cycle that holds ``epoch`` (0-based)."""
+        return [c for c in self.cycles() if c["start_epoch"] <= epoch][-1]["augment"]
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -208,11 +218,14 @@ def _restarts_class():
     return _RESTARTS_CLASS
 
 
-def extend_run(run_dir: str | Path, epochs: int, learning_rate: float | None = None, warmup_epochs: int = 1) -> TrainConfig:
+def extend_run(run_dir: str | Path, epochs: int, learning_rate: float | None = None, warmup_epochs: int = 1,
+               augment: dict | None = None) -> TrainConfig:
     """Append a warm-restart cycle of ``epochs`` epochs to a finished run (then ``--resume`` trains it).
 
     The peak learning rate defaults to half the run's first peak. The restart starts from the last
     weights and optimizer state; checkpoint choice stays on the selection split across cycles.
+    ``augment`` changes some augmentation settings for this cycle (e.g. ``{"erase_prob": 0.1}`` for
+    an underfitting model); the rest carry over from the previous cycle.
     """
     run_dir = Path(run_dir)
     if not (run_dir / "last.keras").exists():
@@ -235,6 +248,8 @@ def extend_run(run_dir: str | Path, epochs: int, learning_rate: float | None = N
     if not rate > 0:
         raise ValueError(f"the restart's learning rate must be positive, not {rate}")
     restart = {"after_epoch": done, "epochs": int(epochs), "learning_rate": rate, "warmup_epochs": int(warmup_epochs)}
+    if augment:
+        restart["augment"] = replace_augment(config.cycles()[-1]["augment"], augment).to_dict()
     config.restarts = (*config.restarts, restart)
     config.epochs = done + int(epochs)
     _write_json(run_dir / "config.json", config.to_dict())
@@ -285,14 +300,15 @@ def _batches_class():
     class AugmentedBatches(keras.utils.PyDataset):
         """Shuffled, augmented training batches, reproducible from (seed, epoch, batch index)."""
 
-        def __init__(self, x, y, num_classes, batch_size, seed, spec):
+        def __init__(self, x, y, num_classes, batch_size, seed, spec_for_epoch):
             super().__init__()
             self.x, self.y, self.num_classes = x, y, num_classes
-            self.batch_size, self.seed, self.spec = batch_size, seed, spec
+            self.batch_size, self.seed, self.spec_for_epoch = batch_size, seed, spec_for_epoch
             self.set_epoch(0)
 
         def set_epoch(self, epoch: int) -> None:
             self.epoch = epoch
+            self.spec = self.spec_for_epoch(epoch)
             self.order = np.random.default_rng([self.seed, epoch]).permutation(len(self.x))
 
         def __len__(self):
@@ -460,7 +476,7 @@ def train(config: TrainConfig, runs_dir: str | Path = PROJECT_ROOT / "runs", res
             log.info("run already finished after %d epochs", start)
             return run_dir
         Batches = _batches_class()
-        batches = Batches(x_train, y_train, k, config.batch_size, config.seed, config.augment)
+        batches = Batches(x_train, y_train, k, config.batch_size, config.seed, config.augment_for_epoch)
         # shuffle=False: the batches are already shuffled, from (seed, epoch); Keras would otherwise
         # reorder them with Python's global `random`, which a resumed run cannot reproduce.
         model.fit(batches, validation_data=(to_model_input(x_val), one_hot(y_val, k)), validation_batch_size=512,
@@ -481,9 +497,16 @@ def run_finished(run_dir: Path) -> bool:
 def describe_schedule(config: TrainConfig) -> str:
     """The learning-rate schedule in words, epochs numbered from 1."""
     parts = []
+    previous = None
     for cycle in config.cycles():
-        parts.append(f"epochs {cycle['start_epoch'] + 1}-{cycle['end_epoch']}: cosine decay from "
-                     f"{cycle['learning_rate']:g} after {cycle['warmup_epochs']} warm-up epoch(s)")
+        part = (f"epochs {cycle['start_epoch'] + 1}-{cycle['end_epoch']}: cosine decay from "
+                f"{cycle['learning_rate']:g} after {cycle['warmup_epochs']} warm-up epoch(s)")
+        if previous is not None and cycle["augment"] != previous:
+            changed = [f"{k} {v:g}" if not isinstance(v, bool) else f"{k} {v}"
+                       for k, v in cycle["augment"].to_dict().items() if v != previous.to_dict()[k]]
+            part += f", augmentation changed to {', '.join(changed)}"
+        parts.append(part)
+        previous = cycle["augment"]
     if len(parts) == 1:
         return "cosine decay with linear warm-up"
     return "cosine with warm restarts (SGDR); " + "; ".join(parts)

@@ -170,7 +170,11 @@ if meta is not None:
                 st.caption("Not recorded in model.json.")
     with right:
         with st.expander("Optimiser and loss", expanded=True):
-            settings = {**{f"optimizer {k}": v for k, v in (training.get("optimizer") or {}).items()},
+            optimizer = dict(training.get("optimizer") or {})
+            if optimizer.get("warm_restarts"):  # their augmentation has its own table
+                optimizer["warm_restarts"] = [{k: v for k, v in r.items() if k != "augment"}
+                                              for r in optimizer["warm_restarts"]]
+            settings = {**{f"optimizer {k}": v for k, v in optimizer.items()},
                         **{f"loss {k}": v for k, v in (training.get("loss") or {}).items()}}
             if settings:
                 st.table(table(settings), hide_index=True)
@@ -178,7 +182,10 @@ if meta is not None:
                 st.caption("Not recorded in model.json.")
         with st.expander("Augmentation", expanded=True):
             augmentation = training.get("augmentation") or {}
-            if augmentation:
+            by_cycle = artifacts.augmentation_by_cycle(training)
+            if len({tuple(c.items()) for c in by_cycle.values()}) > 1:  # a warm restart changed it: a column per cycle
+                st.table(pd.DataFrame(by_cycle).rename_axis("setting").reset_index(), hide_index=True)
+            elif augmentation:
                 st.table(table(augmentation), hide_index=True)
             else:
                 st.caption("Not recorded in model.json.")

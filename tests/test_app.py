@@ -465,6 +465,19 @@ def test_training_page_facts_and_interim_checkpoint(app_env):
     assert [c.value for c in at.code] == ["Model: tiny test CNN\nTotal params: few"]  # the Keras summary
 
 
+def test_training_page_shows_augmentation_per_cycle_after_a_restart_changed_it(copy_env):
+    meta_path = copy_env["cnn"] / "model.json"
+    meta = json.loads(meta_path.read_text())
+    meta["training"]["optimizer"]["warm_restarts"][0]["augment"] = {"flip": True, "rotation_deg": 5.0}
+    meta_path.write_text(json.dumps(meta))
+    at = run_app("training")
+    settings = [dict(zip(t.value["setting"], t.value["value"])) for t in at.table if "value" in t.value]
+    assert settings[1]["optimizer warm_restarts"] == "[after_epoch 4, epochs 6, learning_rate 0.001, warmup_epochs 1]"
+    cycles = next(t.value for t in at.table if "epochs 5-10" in t.value)
+    assert cycles["setting"].tolist() == ["flip", "rotation_deg"]
+    assert cycles["epochs 1-4"].tolist() == ["True", "15.0"] and cycles["epochs 5-10"].tolist() == ["True", "5.0"]
+
+
 def test_training_page_shows_a_run_in_progress(monkeypatch, tmp_path, tree):
     runs = tmp_path / "runs"
     (runs / "fer2013_cnn").mkdir(parents=True)

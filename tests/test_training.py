@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.augment import AugmentSpec, augment_batch
 from core.training import BEST_WEIGHTS, RNG_STATE, PROJECT_ROOT, TrainConfig, export_run, run_finished, train
 
 HISTORY_COLUMNS = ["epoch", "accuracy", "epoch_seconds", "learning_rate", "loss", "val_accuracy", "val_loss"]
@@ -238,10 +239,14 @@ def test_warm_restart_extends_a_finished_run_and_resumes_exactly(runs, tmp_path)
 
     for name in ("restart_whole", "restart_split"):
         shutil.copytree(runs["whole"], runs["dir"] / name)
-        extend_run(runs["dir"] / name, epochs=2, learning_rate=1e-3, warmup_epochs=1)
+        extend_run(runs["dir"] / name, epochs=2, learning_rate=1e-3, warmup_epochs=1,
+                   augment={"erase_prob": "0", "rotation_deg": 5})
     config = json.loads((runs["dir"] / "restart_whole" / "config.json").read_text())
     assert config["epochs"] == 4
-    assert config["restarts"] == [{"after_epoch": 2, "epochs": 2, "learning_rate": 1e-3, "warmup_epochs": 1}]
+    lighter = {**AugmentSpec().to_dict(), "erase_prob": 0.0, "rotation_deg": 5.0}  # the rest carried over
+    assert config["restarts"] == [{"after_epoch": 2, "epochs": 2, "learning_rate": 1e-3, "warmup_epochs": 1,
+                                   "augment": lighter}]
+    assert config["augment"] == AugmentSpec().to_dict()  # the first cycle keeps its own
     assert not run_finished(runs["dir"] / "restart_whole")
 
     whole = train(TrainConfig(data="ignored", name="restart_whole"), runs["dir"], resume=True)
@@ -263,7 +268,8 @@ def test_warm_restart_extends_a_finished_run_and_resumes_exactly(runs, tmp_path)
     meta = json.loads((export_run(whole, tmp_path / "models") / "model.json").read_text())
     optimizer = meta["training"]["optimizer"]
     assert optimizer["schedule"].startswith("cosine with warm restarts (SGDR); epochs 1-2: cosine decay from 0.002")
-    assert "epochs 3-4: cosine decay from 0.001" in optimizer["schedule"]
+    assert ("epochs 3-4: cosine decay from 0.001 after 1 warm-up epoch(s), augmentation changed to "
+            "rotation_deg 5, erase_prob 0") in optimizer["schedule"]
     assert optimizer["warm_restarts"] == config["restarts"]
     assert (meta["training"]["epochs_planned"], meta["training"]["epochs_run"]) == (4, 4)
 
@@ -288,7 +294,40 @@ def test_warm_restart_refusals(data_dir, runs, tmp_path, capsys):
         extend_run(runs["whole"], epochs=2, learning_rate=0.0)
     with pytest.raises(FileNotFoundError, match="nothing to extend"):
         extend_run(tmp_path / "nothing", epochs=2)
+    with pytest.raises(ValueError, match="unknown augmentation setting"):
+        extend_run(runs["whole"], epochs=2, augment={"blur": "1"})
+    with pytest.raises(ValueError, match=r"erase_prob must lie in \[0, 1\]"):
+        extend_run(runs["whole"], epochs=2, augment={"erase_prob": "1.5"})
     assert json.loads((runs["whole"] / "config.json").read_text())["restarts"] == []  # refusals change nothing
+    assert main(["train", "--data", str(data_dir), "--name", "whole", "--runs-dir", str(runs["dir"]),
+                 "--resume", "--extend", "2", "--restart-augment", "erase_prob"]) == 2
+    assert "error: expected NAME=VALUE, not 'erase_prob'" in capsys.readouterr().err
+    assert main(["train", "--data", str(data_dir), "--name", "whole", "--runs-dir", str(runs["dir"]),
+                 "--resume", "--restart-augment", "erase_prob=0.1"]) == 2
+    assert "error: --restart-augment belongs to a warm restart" in capsys.readouterr().err
+    assert json.loads((runs["whole"] / "config.json").read_text())["restarts"] == []
     assert main(["train", "--data", str(data_dir), "--name", "whole", "--runs-dir", str(runs["dir"]),
                  "--extend", "2"]) == 2
     assert "error: --extend adds a warm restart to an existing run: pass --resume too" in capsys.readouterr().err
+
+
+def test_training_batches_use_the_augmentation_of_their_cycle():
+    """After a warm restart with its own augmentation, that epoch's batches are augmented with it."""
+    from core.training import _batches_class, to_model_input
+
+    restart_spec = AugmentSpec(rotation_deg=0.0, shift=0.0, zoom=0.0, erase_prob=0.0)
+    config = TrainConfig(data="x", epochs=4, restarts=({"after_epoch": 2, "epochs": 2, "learning_rate": 1e-3,
+                                                        "warmup_epochs": 1, "augment": restart_spec.to_dict()},
+                                                       ))
+    assert [config.augment_for_epoch(e) for e in range(4)] == [AugmentSpec()] * 2 + [restart_spec] * 2
+    x = np.random.default_rng(1).integers(0, 256, (10, 48, 48), dtype=np.uint8)
+    batches = _batches_class()(x, np.arange(10) % 3, 3, 4, 7, config.augment_for_epoch)
+    for epoch, spec in ((1, AugmentSpec()), (3, restart_spec)):
+        batches.set_epoch(epoch)
+        images, _ = batches[0]
+        expected = augment_batch(x[batches.order[:4]], np.random.default_rng([7, epoch, 0]), spec)
+        np.testing.assert_array_equal(images, to_model_input(expected))
+    # a later restart without its own augmentation keeps the previous cycle's
+    later = TrainConfig(data="x", epochs=5, restarts=(*config.restarts, {"after_epoch": 4, "epochs": 1,
+                                                                       "learning_rate": 5e-4, "warmup_epochs": 0}))
+    assert later.augment_for_epoch(4) == restart_spec
