@@ -458,6 +458,11 @@ def train(config: TrainConfig, runs_dir: str | Path = PROJECT_ROOT / "runs", res
             model.optimizer.learning_rate = schedule
             source = _restore_seed_states(model, run_dir, config, state["epochs_completed"], steps_per_epoch)
             log.info("resuming %s after epoch %d (dropout generators: %s)", run_dir, state["epochs_completed"], source)
+            for cycle in config.cycles()[1:]:
+                if cycle["start_epoch"] == state["epochs_completed"]:
+                    log.info("warm restart: epochs %d-%d, cosine decay from %.2e, augmentation %s",
+                             cycle["start_epoch"] + 1, cycle["end_epoch"], cycle["learning_rate"],
+                             cycle["augment"].to_dict())
         else:
             model = build_cnn(k, config.input_size, config.stages, config.dense_units, config.dropout)
             model.compile(

@@ -253,6 +253,7 @@ def test_warm_restart_extends_a_finished_run_and_resumes_exactly(runs, tmp_path)
     split = train(TrainConfig(data="ignored", name="restart_split"), runs["dir"], resume=True, max_epochs_this_call=1)
     split = train(TrainConfig(data="ignored", name="restart_split"), runs["dir"], resume=True)
     assert_same_run(whole, split)  # the restart's schedule reloads from last.keras and continues exactly
+    assert "warm restart: epochs 3-4, cosine decay from 1.00e-03, augmentation {" in (whole / "train.log").read_text()
     frame = history(whole)
     assert frame["epoch"].tolist() == [0, 1, 2, 3]
     lr = frame["learning_rate"].tolist()
