@@ -202,26 +202,6 @@ def read_history(path_or_folder: str | Path) -> pd.DataFrame:
     return frame
 
 
-def augmentation_by_cycle(training: dict) -> dict[str, dict]:
-    """``model.json`` training section -> {"epochs 1-50": {setting: value}, "epochs 51-90": ...}.
-
-    One entry per learning-rate cycle; a warm restart without its own ``augment`` keeps the previous
-    cycle's. Values are shown as text (booleans and numbers side by side in one table column).
-    """
-    base = training.get("augmentation") or {}
-    restarts = (training.get("optimizer") or {}).get("warm_restarts") or []
-    if not base:
-        return {}
-    ends = [r.get("after_epoch") for r in restarts] + [training.get("epochs_planned")]
-    cycles, current, start = {}, dict(base), 1
-    for end, restart in zip(ends, [None, *restarts]):
-        if restart is not None:
-            current = {**current, **(restart.get("augment") or {})}
-            start = restart.get("after_epoch", 0) + 1
-        cycles[f"epochs {start}-{end if end is not None else '?'}"] = {k: str(v) for k, v in current.items()}
-    return cycles
-
-
 def best_epoch(meta: dict | None, history: pd.DataFrame | None) -> tuple[int | None, str]:
     """The chosen epoch as a 1-based epoch number, and where it comes from.
 

@@ -566,6 +566,9 @@ def export_run(run_dir: str | Path, models_dir: str | Path = PROJECT_ROOT / "mod
                           **({"warm_restarts": [dict(r) for r in config.restarts]} if config.restarts else {})},
             "loss": {"name": "categorical cross-entropy", "label_smoothing": config.label_smoothing},
             "augmentation": config.augment.to_dict(),
+            # one entry per learning-rate cycle, as the batches used it (a warm restart may change it)
+            "augmentation_by_cycle": {f"epochs {c['start_epoch'] + 1}-{c['end_epoch']}": c["augment"].to_dict()
+                                      for c in config.cycles()},
             "seed": config.seed,
             "train_seconds": round(state["train_seconds"], 1),
             "sessions": state.get("sessions", 1),

@@ -182,9 +182,9 @@ if meta is not None:
                 st.caption("Not recorded in model.json.")
         with st.expander("Augmentation", expanded=True):
             augmentation = training.get("augmentation") or {}
-            by_cycle = artifacts.augmentation_by_cycle(training)
+            by_cycle = training.get("augmentation_by_cycle") or {}
             if len({tuple(c.items()) for c in by_cycle.values()}) > 1:  # a warm restart changed it: a column per cycle
-                st.table(pd.DataFrame(by_cycle).rename_axis("setting").reset_index(), hide_index=True)
+                st.table(pd.DataFrame(by_cycle).astype(str).rename_axis("setting").reset_index(), hide_index=True)
             elif augmentation:
                 st.table(table(augmentation), hide_index=True)
             else:

@@ -469,6 +469,8 @@ def test_training_page_shows_augmentation_per_cycle_after_a_restart_changed_it(c
     meta_path = copy_env["cnn"] / "model.json"
     meta = json.loads(meta_path.read_text())
     meta["training"]["optimizer"]["warm_restarts"][0]["augment"] = {"flip": True, "rotation_deg": 5.0}
+    meta["training"]["augmentation_by_cycle"] = {"epochs 1-4": {"flip": True, "rotation_deg": 15.0},
+                                                 "epochs 5-10": {"flip": True, "rotation_deg": 5.0}}
     meta_path.write_text(json.dumps(meta))
     at = run_app("training")
     settings = [dict(zip(t.value["setting"], t.value["value"])) for t in at.table if "value" in t.value]

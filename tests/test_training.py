@@ -272,6 +272,7 @@ def test_warm_restart_extends_a_finished_run_and_resumes_exactly(runs, tmp_path)
     assert ("epochs 3-4: cosine decay from 0.001 after 1 warm-up epoch(s), augmentation changed to "
             "rotation_deg 5, erase_prob 0") in optimizer["schedule"]
     assert optimizer["warm_restarts"] == config["restarts"]
+    assert meta["training"]["augmentation_by_cycle"] == {"epochs 1-2": AugmentSpec().to_dict(), "epochs 3-4": lighter}
     assert (meta["training"]["epochs_planned"], meta["training"]["epochs_run"]) == (4, 4)
 
 
