@@ -33,12 +33,12 @@ deepface-weights: venv
 	$(BIN)/python -m core.deepface_weights
 
 evaluate: venv
-	$(BIN)/python -m core evaluate --model fer2013_cnn --data $(FER2013_DIR) --split PublicTest
-	$(BIN)/python -m core evaluate --model fer2013_cnn --data $(FER2013_DIR) --split PrivateTest
+	$(BIN)/python -m core evaluate --model fer2013_cnn --data $(FER2013_DIR) --split PublicTest --flip-tta
+	$(BIN)/python -m core evaluate --model fer2013_cnn --data $(FER2013_DIR) --split PrivateTest --flip-tta
 
 evaluate-deepface: venv
-	$(BIN)/python -m core evaluate --model deepface --data $(FER2013_DIR) --split PublicTest
-	$(BIN)/python -m core evaluate --model deepface --data $(FER2013_DIR) --split PrivateTest
+	$(BIN)/python -m core evaluate --model deepface --data $(FER2013_DIR) --split PublicTest --flip-tta
+	$(BIN)/python -m core evaluate --model deepface --data $(FER2013_DIR) --split PrivateTest --flip-tta
 
 train: venv
 	$(BIN)/python -m core train --data $(FER2013_DIR) --name fer2013_cnn
