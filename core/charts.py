@@ -105,9 +105,11 @@ def training_curves(history: pd.DataFrame, best_epoch: int | None = None, title:
         match = history[x == best_epoch]
         if not match.empty:
             value = float(match["val_accuracy"].iloc[0])
+            # Label on the side with room, so a late chosen epoch's label is not cut off at the right edge.
+            label_side = "bottom left" if best_epoch > (x.min() + x.max()) / 2 else "bottom right"
             fig.add_trace(go.Scatter(x=[best_epoch], y=[value], mode="markers+text", name=f"chosen epoch {best_epoch}",
                                      marker=dict(color=BEST_COLOR, size=13, symbol="star"),
-                                     text=[f"epoch {best_epoch}: {value:.1%}"], textposition="bottom right",
+                                     text=[f"epoch {best_epoch}: {value:.1%}"], textposition=label_side,
                                      hovertemplate="chosen epoch %{x}<br>validation accuracy %{y:.4f}<extra></extra>"),
                           row=1, col=1)
     fig.update_yaxes(title_text="accuracy", tickformat=".0%", row=1, col=1)

@@ -56,6 +56,14 @@ def test_training_curves_mark_the_chosen_epoch():
     assert list(validation[0].x) == [1, 2, 3, 4]  # epochs numbered from 1
 
 
+@pytest.mark.parametrize("best_epoch, side", [(1, "bottom right"), (2, "bottom right"), (3, "bottom left"), (4, "bottom left")])
+def test_chosen_epoch_label_stays_inside_the_plot(best_epoch, side):
+    """A late chosen epoch (e.g. 97 of 100) gets its label on the left, not cut off at the right edge."""
+    fig = charts.training_curves(history_frame(), best_epoch=best_epoch)
+    star = next(t for t in fig.data if t.name == f"chosen epoch {best_epoch}")
+    assert star.textposition == side and star.text[0].startswith(f"epoch {best_epoch}: ")
+
+
 def test_training_curves_without_learning_rate_or_best_epoch():
     fig = charts.training_curves(history_frame().drop(columns=["learning_rate"]), best_epoch=None)
     assert "learning rate" not in [t.name for t in fig.data]
