@@ -124,7 +124,7 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.training import PROJECT_ROOT
+    from core.training import PROJECT_ROOT, RESTART_WARMUP_EPOCHS
 
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extend", type=_positive_int, metavar="EPOCHS",
                    help="with --resume, on a finished run: add a warm-restart cycle of this many epochs")
     p.add_argument("--restart-lr", type=float, help="peak learning rate of the warm restart (default: half the run's)")
-    p.add_argument("--restart-warmup", type=int, default=1, help="warm-up epochs of the warm restart")
+    p.add_argument("--restart-warmup", type=int, default=RESTART_WARMUP_EPOCHS, help="warm-up epochs of the warm restart (default: %(default)s)")
     p.add_argument("--restart-augment", metavar="NAME=VALUE,...",
                    help="augmentation changes for the warm restart, e.g. erase_prob=0.1,rotation_deg=10 "
                         "(settings: flip, rotation_deg, shift, zoom, brightness, contrast, erase_prob)")

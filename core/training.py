@@ -218,7 +218,11 @@ def _restarts_class():
     return _RESTARTS_CLASS
 
 
-def extend_run(run_dir: str | Path, epochs: int, learning_rate: float | None = None, warmup_epochs: int = 1,
+RESTART_WARMUP_EPOCHS = 1  # default warm-up of a warm restart (the optimizer state is already warm)
+
+
+def extend_run(run_dir: str | Path, epochs: int, learning_rate: float | None = None,
+               warmup_epochs: int = RESTART_WARMUP_EPOCHS,
                augment: dict | None = None) -> TrainConfig:
     """Append a warm-restart cycle of ``epochs`` epochs to a finished run (then ``--resume`` trains it).
 
