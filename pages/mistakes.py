@@ -9,9 +9,11 @@ import pandas as pd
 import streamlit as st
 from PIL import Image, UnidentifiedImageError
 
-from core import artifacts, charts, report
-from core.artifacts import ArtifactError
-from pages.common import evaluation_kinds, read, show_artifact_error, split_label
+from core.evaluation.metrics import metric_labels
+from core.presentation import artifacts, charts, tables
+from core.presentation.artifacts import ArtifactError
+from core.presentation.evaluations import find_evaluations, resolve_dataset_file
+from pages.common import evaluation_kinds, model_labeler, ordered_models, read, show_artifact_error, split_label
 
 COLUMNS = 6
 DATASET_HELP = ("Get FER2013 from Kaggle (https://www.kaggle.com/datasets/msambare/fer2013) and unzip it so the "
@@ -24,7 +26,7 @@ st.caption("Test images a model got wrong, for one confusion at a time — often
 
 root, cnn_folder = artifacts.models_root(), artifacts.model_dir()
 evaluations = {key: {name: ref for name, ref in refs.items() if ref.predictions_path.is_file()}
-               for key, refs in artifacts.find_evaluations(root, extra_model_dirs=[cnn_folder]).items()}
+               for key, refs in find_evaluations(root, extra_model_dirs=[cnn_folder]).items()}
 evaluations = {key: refs for key, refs in evaluations.items() if refs}
 if not evaluations:
     st.info(f"No stored predictions under `{root}` yet (looked for `*/eval/*/predictions.csv`). They are written by "
@@ -51,7 +53,7 @@ key = left.selectbox("Dataset and split", list(evaluations), format_func=split_l
 refs = evaluations[key]
 kinds = evaluation_kinds(refs)
 frames = {}
-for name in sorted(refs, key=lambda n: (n != cnn_folder.name, kinds[n] == "deepface", n)):
+for name in ordered_models(refs, kinds, cnn_folder):
     try:
         frames[name] = read("predictions", refs[name].path)
     except ArtifactError as error:
@@ -60,25 +62,21 @@ if not frames:
     st.stop()
 
 
-def label(name: str) -> str:
-    return "DeepFace" if kinds[name] == "deepface" else ("CNN" if sum(k == "cnn" for k in kinds.values()) == 1
-                                                        or name == cnn_folder.name else f"CNN ({name})")
+label = model_labeler(kinds, cnn_folder)
 
 
 model = middle.radio("Mistakes of", list(frames), format_func=label, horizontal=True, key=f"mistakes_model_{key}")
 if "deepface" not in kinds.values():
     st.caption("DeepFace's predictions appear here once `make evaluate-deepface` has been run on a machine with its weights.")
 predictions = frames[model]
-confusions = report.confusion_counts(predictions)
+confusions = tables.confusion_counts(predictions)
 if confusions.empty:
     st.success(f"{label(model)} classified all {len(predictions)} images of {split_label(key)} correctly.")
     st.stop()
 
 pair_counts = {(r.true, r.predicted): int(r.count) for r in confusions.itertuples()}
 true_counts = confusions.groupby("true")["count"].sum().to_dict()
-labels = list(dict.fromkeys([*predictions["true"].unique(), *predictions["predicted"].unique()]))
-preferred = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral", "contempt"]
-labels.sort(key=lambda l: (preferred.index(l) if l in preferred else len(preferred), l))
+labels = metric_labels(predictions["true"], predictions["predicted"])
 top_true, top_predicted = confusions.iloc[0]["true"], confusions.iloc[0]["predicted"]
 
 c1, c2, c3 = st.columns(3)
@@ -92,8 +90,8 @@ predicted = c2.selectbox("Predicted as", candidates, index=candidates.index(best
 order = c3.radio("Order", ["most confident first", "least confident first"], key="mistakes_order",
                  help=f"By {label(model)}'s confidence in its wrong answer.")
 
-joined = report.join_predictions({model: predictions, **{n: f for n, f in frames.items() if n != model}})
-rows = report.mistakes(joined, model, true, predicted, most_confident_first=order.startswith("most"))
+joined = tables.join_predictions({model: predictions, **{n: f for n, f in frames.items() if n != model}})
+rows = tables.mistakes(joined, model, true, predicted, most_confident_first=order.startswith("most"))
 total = len(predictions[predictions["true"] == true])
 st.markdown(f"**{len(rows)} of {total} `{true}` images** were called **{predicted}** by {label(model)}"
             + (f" ({len(rows) / total:.1%})." if total else "."))
@@ -127,7 +125,7 @@ def short_id(path: str) -> str:
 
 
 def load_image(path: str) -> np.ndarray | None:
-    target = artifacts.resolve_dataset_file(dataset_dir, path) if dataset_dir else None
+    target = resolve_dataset_file(dataset_dir, path) if dataset_dir else None
     if target is None:
         return None
     try:

@@ -4,10 +4,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import artifacts, charts
-from core.artifacts import ArtifactError
+from core.presentation import artifacts, charts
+from core.presentation.artifacts import ArtifactError
 from pages.common import read, show_artifact_error
-
 
 MISSING = "—"  # a metric value model.json does not record (its help says so)
 

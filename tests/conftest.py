@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 def write_tiny_model(out: Path) -> Path:
     """A small, untrained CNN saved the way shipped models are (model.keras + model.json)."""
-    from core.bench import write_untrained_model
+    from core.bench.standins import write_untrained_model
 
     return write_untrained_model(out, seed=7, stages=((8,), (16,)), dense_units=16)
 
@@ -27,7 +27,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 def stand_in_deepface_home(tmp_path_factory) -> Path:
     """A DEEPFACE_HOME holding an architecture-identical emotion weights file with fixed random
     weights: the real DeepFace code runs, but its outputs say nothing about accuracy."""
-    from core.deepface_weights import write_stand_in_weights
+    from core.models.deepface_weights import write_stand_in_weights
 
     home = tmp_path_factory.mktemp("deepface_home")
     write_stand_in_weights(home)
@@ -50,7 +50,7 @@ def without_deepface(monkeypatch, tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def astronaut() -> np.ndarray:
-    from core.imaging import example_photo
+    from core.media.images import example_photo
 
     return example_photo()
 

@@ -363,7 +363,7 @@ def test_uploads_without_deepface(app_env, without_deepface, astronaut, download
 
 
 def test_an_unexpected_failure_spoils_only_its_own_photo(app_env, without_deepface, astronaut, monkeypatch):
-    from core.pipeline import Analyzer
+    from core.analysis.pipeline import Analyzer
 
     analyze = Analyzer.analyze
 

@@ -1,4 +1,4 @@
-"""core.artifacts: every reader returns the data or one ArtifactError with a one-line explanation."""
+"""core.presentation.artifacts: every reader returns the data or one ArtifactError with a one-line explanation."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from core import artifacts
-from core.artifacts import ArtifactError
+from core import paths
+from core.presentation import artifacts, evaluations
+from core.presentation.artifacts import ArtifactError
 
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 HISTORY = ("epoch,accuracy,epoch_seconds,learning_rate,loss,val_accuracy,val_loss\n"
@@ -45,8 +46,8 @@ def one_line(error: ArtifactError) -> str:
 def test_locations_follow_the_environment(monkeypatch, tmp_path):
     for name in ("EMOTION_MODELS_ROOT", "EMOTION_MODEL_DIR", "EMOTION_RUNS_ROOT", "EMOTION_BENCHMARKS"):
         monkeypatch.delenv(name, raising=False)
-    assert artifacts.models_root() == artifacts.PROJECT_ROOT / "models"
-    assert artifacts.model_dir() == artifacts.PROJECT_ROOT / "models" / "fer2013_cnn"
+    assert artifacts.models_root() == paths.PROJECT_ROOT / "models"
+    assert artifacts.model_dir() == paths.PROJECT_ROOT / "models" / "fer2013_cnn"
     monkeypatch.setenv("EMOTION_MODELS_ROOT", str(tmp_path))
     assert artifacts.model_dir() == tmp_path / "fer2013_cnn"
     monkeypatch.setenv("EMOTION_MODEL_DIR", str(tmp_path / "other"))
@@ -65,11 +66,6 @@ def test_locations_follow_the_environment(monkeypatch, tmp_path):
 def test_model_json(tmp_path):
     write(tmp_path / "model.json", json.dumps({"labels": LABELS, "training": {"epochs_run": 3}}))
     assert artifacts.read_model_json(tmp_path)["training"]["epochs_run"] == 3
-
-
-def test_load_benchmarks_returns_the_latest_run_as_stored(tmp_path):
-    path = write(tmp_path / "results.json", json.dumps([{"date": "old"}, {"date": "new", "photos": {"a": {"p50": 1}}}]))
-    assert artifacts.load_benchmarks(path) == {"date": "new", "photos": {"a": {"p50": 1}}}
 
 
 @pytest.mark.parametrize("text, problem, kind", [
@@ -110,11 +106,6 @@ def test_history_keeps_the_last_of_a_repeated_epoch(tmp_path):
     write(tmp_path / "history.csv", HISTORY + "2,0.55,5,0.001,1.2,0.5,1.4\n")
     history = artifacts.read_history(tmp_path)
     assert len(history) == 3 and history["val_accuracy"].iloc[-1] == 0.5
-
-
-def test_load_benchmarks_returns_the_latest_run_as_stored(tmp_path):
-    path = write(tmp_path / "results.json", json.dumps([{"date": "old"}, {"date": "new", "photos": {"a": {"p50": 1}}}]))
-    assert artifacts.load_benchmarks(path) == {"date": "new", "photos": {"a": {"p50": 1}}}
 
 
 @pytest.mark.parametrize("text, problem, kind", [
@@ -197,18 +188,18 @@ def test_find_evaluations(tmp_path):
         write(root / model / "eval" / key / "metrics.json", "{}")
     write(root / "fer2013_cnn" / "eval" / "no-metrics" / "predictions.csv", "path\n")
     outside = write(tmp_path / "elsewhere" / "my_cnn" / "eval" / "fer2013-PrivateTest" / "metrics.json", "{}").parents[2]
-    found = artifacts.find_evaluations(root, extra_model_dirs=[outside, root / "fer2013_cnn"])
+    found = evaluations.find_evaluations(root, extra_model_dirs=[outside, root / "fer2013_cnn"])
     assert list(found) == ["fer2013-PrivateTest", "a-b-c-test", "ckplus-test"]
     assert list(found["fer2013-PrivateTest"]) == ["deepface", "fer2013_cnn", "my_cnn"]
     ref = found["a-b-c-test"]["deepface"]
     assert (ref.dataset, ref.split) == ("a-b-c", "test")
     assert ref.metrics_path == root / "deepface" / "eval" / "a-b-c-test" / "metrics.json"
-    assert artifacts.find_evaluations(tmp_path / "missing") == {}
+    assert evaluations.find_evaluations(tmp_path / "missing") == {}
 
 
 def test_metrics(tmp_path):
     write(tmp_path / "metrics.json", json.dumps(metrics_dict()))
-    m = artifacts.read_metrics(tmp_path)
+    m = evaluations.read_metrics(tmp_path)
     assert m["accuracy"] == 0.6 and m["per_class"]["fear"]["support"] == 10
     top = m["top_confusions"][0]
     assert (top["true"], top["predicted"], top["count"]) == ("fear", "surprise", 4)
@@ -221,7 +212,7 @@ def test_metrics_keep_stored_top_confusions_and_fill_n_images(tmp_path):
     data = metrics_dict(top_confusions=stored)
     del data["n_images"]
     write(tmp_path / "metrics.json", json.dumps(data))
-    m = artifacts.read_metrics(tmp_path)
+    m = evaluations.read_metrics(tmp_path)
     assert m["top_confusions"] == stored
     assert m["n_images"] == sum(map(sum, data["confusion_matrix"]["counts"]))
 
@@ -240,7 +231,7 @@ def test_metrics_keep_stored_top_confusions_and_fill_n_images(tmp_path):
 def test_metrics_problems(tmp_path, changes, problem):
     write(tmp_path / "metrics.json", json.dumps(metrics_dict(**changes)))
     with pytest.raises(ArtifactError) as info:
-        artifacts.read_metrics(tmp_path)
+        evaluations.read_metrics(tmp_path)
     assert problem in one_line(info.value), str(info.value)
     assert "make evaluate" in info.value.hint
 
@@ -250,13 +241,13 @@ def test_metrics_missing_field(tmp_path):
     del data["accuracy"]
     write(tmp_path / "metrics.json", json.dumps(data))
     with pytest.raises(ArtifactError, match="missing field 'accuracy'"):
-        artifacts.read_metrics(tmp_path)
+        evaluations.read_metrics(tmp_path)
 
 
 def test_metrics_nan_is_refused(tmp_path):
     write(tmp_path / "metrics.json", json.dumps(metrics_dict()).replace('"accuracy": 0.6', '"accuracy": NaN'))
     with pytest.raises(ArtifactError, match="'accuracy' must be a number"):
-        artifacts.read_metrics(tmp_path)
+        evaluations.read_metrics(tmp_path)
 
 
 # --------------------------------------------------------------------------- predictions.csv
@@ -268,10 +259,10 @@ PREDICTIONS = ("path,true,predicted,confidence,p_happy,p_sad\n"
 
 def test_predictions(tmp_path):
     write(tmp_path / "predictions.csv", PREDICTIONS)
-    frame = artifacts.read_predictions(tmp_path)
+    frame = evaluations.read_predictions(tmp_path)
     assert list(frame["predicted"]) == ["sad", "sad"] and frame["confidence"].dtype.kind == "f"
     write(tmp_path / "empty" / "predictions.csv", "path,true,predicted,confidence\n")
-    assert artifacts.read_predictions(tmp_path / "empty").empty
+    assert evaluations.read_predictions(tmp_path / "empty").empty
 
 
 @pytest.mark.parametrize("text, problem", [
@@ -286,7 +277,7 @@ def test_predictions_problems(tmp_path, text, problem):
     if text is not None:
         write(tmp_path / "predictions.csv", text)
     with pytest.raises(ArtifactError) as info:
-        artifacts.read_predictions(tmp_path)
+        evaluations.read_predictions(tmp_path)
     assert problem in one_line(info.value), str(info.value)
 
 
@@ -294,35 +285,14 @@ def test_dataset_files_stay_inside_the_root(tmp_path):
     write(tmp_path / "data" / "test" / "fear" / "a.jpg", "x")
     write(tmp_path / "secret.txt", "x")
     root = tmp_path / "data"
-    assert artifacts.resolve_dataset_file(root, "test/fear/a.jpg") == (root / "test/fear/a.jpg").resolve()
-    assert artifacts.resolve_dataset_file(root, "../secret.txt") is None
-    assert artifacts.resolve_dataset_file(root, str(tmp_path / "secret.txt")) is None
-    assert artifacts.resolve_dataset_file(root, "test/fear/missing.jpg") is None
-    assert artifacts.resolve_dataset_file(root, "test/fear") is None
+    assert evaluations.resolve_dataset_file(root, "test/fear/a.jpg") == (root / "test/fear/a.jpg").resolve()
+    assert evaluations.resolve_dataset_file(root, "../secret.txt") is None
+    assert evaluations.resolve_dataset_file(root, str(tmp_path / "secret.txt")) is None
+    assert evaluations.resolve_dataset_file(root, "test/fear/missing.jpg") is None
+    assert evaluations.resolve_dataset_file(root, "test/fear") is None
 
 
 # --------------------------------------------------------------------------- benchmarks
-
-
-def test_benchmarks_flat(tmp_path):
-    path = write(tmp_path / "results.json", json.dumps({
-        "machine": "2-core box", "date": "2026-11-22", "cnn_face_ms_p50": 1.5,
-        "e2e_cnn_1280x720_1face_ms_p50": 30.0, "deepface_analyze_1280x720_1face_ms_p50": 90.0, "faces_per_second": 600}))
-    facts, table = artifacts.read_benchmarks(path)
-    assert facts == {"machine": "2-core box", "date": "2026-11-22"}
-    values = dict(zip(table["measurement"], table["value"]))
-    assert values["cnn_face_ms_p50"] == 1.5 and len(table) == 4
-    units = dict(zip(table["measurement"], table["unit"]))
-    assert units["cnn_face_ms_p50"] == "ms" and units["faces_per_second"] == "per second"
-
-
-def test_benchmarks_nested_and_history(tmp_path):
-    path = write(tmp_path / "results.json", json.dumps([
-        {"date": "old", "cnn_face_ms_p50": 9.0},
-        {"date": "new", "machine": {"cpu": "EPYC", "cores": 2}, "cnn": {"face_ms": {"p50": 1.0, "p95": 2.0}}}]))
-    facts, table = artifacts.read_benchmarks(path)
-    assert facts["date"] == "new" and facts["machine"] == "cpu: EPYC, cores: 2"
-    assert dict(zip(table["measurement"], table["value"])) == {"cnn.face_ms.p50": 1.0, "cnn.face_ms.p95": 2.0}
 
 
 def test_load_benchmarks_returns_the_latest_run_as_stored(tmp_path):
@@ -340,10 +310,9 @@ def test_benchmark_problems(tmp_path, text, problem, kind):
     path = tmp_path / "results.json"
     if text is not None:
         write(path, text)
-    for reader in (artifacts.read_benchmarks, artifacts.load_benchmarks):
-        with pytest.raises(ArtifactError) as info:
-            reader(path)
-        assert problem in one_line(info.value) and info.value.kind == kind and "make bench" in info.value.hint
+    with pytest.raises(ArtifactError) as info:
+        artifacts.load_benchmarks(path)
+    assert problem in one_line(info.value) and info.value.kind == kind and "make bench" in info.value.hint
 
 
 def test_core_artifacts_does_not_import_streamlit():

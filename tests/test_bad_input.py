@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.imaging import MAX_BYTES
+from core.media.images import MAX_BYTES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,7 +62,7 @@ def corrupt_tiff_with_warnings() -> bytes:
     """A TIFF whose first IFD offset is broken: Pillow warns (UserWarning) and then fails to open it."""
     from PIL import Image
 
-    from core.imaging import example_photo
+    from core.media.images import example_photo
 
     buffer = io.BytesIO()
     Image.fromarray(example_photo()[60:156, 160:288, ::-1].copy()).save(buffer, "TIFF")
@@ -116,14 +116,14 @@ def test_the_corrupt_tiff_case_really_makes_pillow_warn(bad_files):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 - whatever Pillow raises for it
             Image.open(bad_files["corrupt.tif"]).load()
     assert caught, "Pillow no longer warns on this file; the corrupt.tif case tests nothing special"
 
 
 def test_refusing_a_corrupt_tiff_lets_no_library_warning_out(bad_files):
     """Pillow's UserWarnings would reach stderr as extra lines (the CLI prints Python warnings)."""
-    from core.imaging import ImageDecodeError, decode_image
+    from core.media.images import ImageDecodeError, decode_image
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -244,7 +244,7 @@ def test_invalid_min_face_size_is_a_usage_error(photos, empty_deepface_home):
 # ---------------------------------------------------------------- in-process: formatting and failures
 
 def test_format_face_line_matches_the_documented_example():
-    from core.cli import format_face_line
+    from core.cli.predict import format_face_line
 
     face = {"face": 1, "region": {"x": 176, "y": 66, "w": 97, "h": 97}, "source": "detector",
             "models": {"cnn": {"dominant_emotion": "happy", "confidence": 0.88},
@@ -259,24 +259,24 @@ def test_format_face_line_matches_the_documented_example():
 
 def test_unexpected_failure_is_one_error_line_and_the_rest_goes_on(photos, monkeypatch, capsys):
     """A photo whose analysis fails for a reason other than decoding: one line, exit 2, next photo done."""
-    import core.pipeline
+    import core.analysis.pipeline
     from core.cli import main
 
-    class Fixed(core.pipeline.EmotionClassifier):
+    class Fixed(core.models.base.EmotionClassifier):
         name, labels = "cnn", FER2013_LABELS
 
         def predict(self, faces):
             return np.tile(np.eye(7)[3], (len(faces), 1))
 
-    monkeypatch.setattr(core.pipeline, "load_classifiers", lambda *args: ({"cnn": Fixed()}, {}))
-    real_analyze = core.pipeline.Analyzer.analyze
+    monkeypatch.setattr(core.analysis.pipeline, "load_classifiers", lambda *args: ({"cnn": Fixed()}, {}))
+    real_analyze = core.analysis.pipeline.Analyzer.analyze
 
-    def analyze(self, image, name="<image>", options=core.pipeline.AnalysisOptions()):
+    def analyze(self, image, name="<image>", options=core.analysis.pipeline.AnalysisOptions()):
         if name.endswith("blank.png"):
             raise RuntimeError("boom\nsecond line")
         return real_analyze(self, image, name, options)
 
-    monkeypatch.setattr(core.pipeline.Analyzer, "analyze", analyze)
+    monkeypatch.setattr(core.analysis.pipeline.Analyzer, "analyze", analyze)
     code = main(["predict", str(photos["blank.png"]), str(photos["photo.jpg"]), "--model", "cnn"])
     out, err = capsys.readouterr()
     assert code == 2

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from core.datasets import (
+from core.data.datasets import (
     FER2013_SPLITS,
     GENERIC_SPLITS,
     DatasetError,

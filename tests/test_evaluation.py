@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.classifiers import CnnClassifier, EmotionClassifier
-from core.datasets import load_dataset
-from core.evaluation import eval_dir, evaluate, predict_records
+from core.data.datasets import load_dataset
+from core.evaluation.evaluate import eval_dir, evaluate, predict_records
 from core.labels import EMOTIONS
+from core.models.base import EmotionClassifier
+from core.models.cnn import CnnClassifier
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VOLATILE = {"wall_seconds", "images_per_second", "created_at", "commit"}

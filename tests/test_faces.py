@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from core.faces import (CASCADE_WINDOW, SMALLEST_FACE_PX, Face, FaceDetector, crop_face,
-                        level_weight_to_confidence, whole_image_face)
+from core.faces.base import Face, crop_face, whole_image_face
+from core.faces.haar import CASCADE_WINDOW, SMALLEST_FACE_PX, FaceDetector, level_weight_to_confidence
 
 # skimage.data.astronaut(): Eileen Collins' face, as DeepFace's opencv detector reports it.
 ASTRONAUT_FACE = Face(176, 66, 97, 97, 1.0)
@@ -34,7 +34,7 @@ def assert_valid(faces: list[Face], image: np.ndarray, min_size: int = 1) -> Non
     for face in faces:
         assert all(isinstance(v, int) for v in (face.x, face.y, face.w, face.h))
         assert isinstance(face.confidence, float) and 0.0 <= face.confidence <= 1.0
-        assert 0 <= face.x and 0 <= face.y and face.x + face.w <= width and face.y + face.h <= height
+        assert face.x >= 0 and face.y >= 0 and face.x + face.w <= width and face.y + face.h <= height
         assert min(face.w, face.h) >= min_size
     areas = [f.area for f in faces]
     assert areas == sorted(areas, reverse=True), "faces must come largest first"

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from core.imaging import ImageDecodeError, decode_image
+from core.media.images import ImageDecodeError, decode_image
 
 MAX_RSS_GROWTH_MIB = 1024  # decoding is capped at 40 MP; anything near this means a leak or a bomb
 
@@ -27,7 +27,7 @@ def _rss_mib() -> float:
 
 
 def _seed_images() -> list[bytes]:
-    from core.imaging import example_photo
+    from core.media.images import example_photo
 
     rgb = example_photo()[60:156, 160:288, ::-1]  # a 128x96 crop around the face, RGB
     image = Image.fromarray(np.ascontiguousarray(rgb))
@@ -129,7 +129,7 @@ def test_decode_image_returns_an_image_or_raises_image_decode_error():
 
 @pytest.fixture(scope="module")
 def analyzer(tiny_model_dir):
-    from core.pipeline import Analyzer, load_classifiers
+    from core.analysis.pipeline import Analyzer, load_classifiers
 
     classifiers, unavailable = load_classifiers("cnn", tiny_model_dir)
     assert not unavailable
@@ -139,7 +139,7 @@ def analyzer(tiny_model_dir):
 
 
 def test_analyze_source_returns_a_result_or_raises_image_decode_error(analyzer):
-    from core.pipeline import AnalysisOptions
+    from core.analysis.pipeline import AnalysisOptions
 
     baseline = _rss_mib()
     whole = AnalysisOptions(no_face="whole_image")

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from core.bench import encode, head_and_shoulders, make_photo
-from core.imaging import ImageDecodeError
-from core.pipeline import AnalysisOptions, Analyzer, load_classifiers
+from core.analysis.pipeline import AnalysisOptions, Analyzer, load_classifiers
+from core.bench.scenes import encode, head_and_shoulders, make_photo
+from core.media.images import ImageDecodeError
 
 N_PHOTOS = 200
 THREADS = 8

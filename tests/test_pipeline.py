@@ -12,11 +12,14 @@ import cv2
 import numpy as np
 import pytest
 
-from core.classifiers import CnnClassifier, DeepFaceClassifier, EmotionClassifier
+from core.analysis.pipeline import AnalysisOptions, Analyzer, PhotoResult, load_classifiers
+from core.bench.scenes import encode
 from core.faces import Face, crop_face
-from core.imaging import ImageDecodeError, encode_png
 from core.labels import FER2013_LABELS
-from core.pipeline import AnalysisOptions, Analyzer, PhotoResult, load_classifiers
+from core.media.images import ImageDecodeError
+from core.models.base import EmotionClassifier
+from core.models.cnn import CnnClassifier
+from core.models.deepface import DeepFaceClassifier
 
 ASTRONAUT_FACE = Face(176, 66, 97, 97, 1.0)
 PLAIN_TYPES = (dict, list, str, int, float, bool, type(None))
@@ -272,7 +275,7 @@ def test_min_face_size_option(astronaut):
 
 def test_analyze_source_decodes_and_times(cnn, astronaut, tmp_path):
     analyzer = Analyzer({"cnn": cnn})
-    data = encode_png(astronaut)
+    data = encode(astronaut, ".png")
     path = tmp_path / "astronaut.png"
     path.write_bytes(data)
     from_bytes = analyzer.analyze_source(data, name="upload.png")

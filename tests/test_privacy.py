@@ -134,7 +134,7 @@ def test_leak_detector_works(photo_bytes):
 
 
 def test_analysis_writes_no_file_and_logs_no_image_data(sandbox, photo_bytes, tiny_model_dir, with_deepface, capfd):
-    from core.pipeline import AnalysisOptions, Analyzer, load_classifiers
+    from core.analysis.pipeline import AnalysisOptions, Analyzer, load_classifiers
 
     classifiers, unavailable = load_classifiers("both", tiny_model_dir)
     assert not unavailable
@@ -154,16 +154,15 @@ def test_analysis_writes_no_file_and_logs_no_image_data(sandbox, photo_bytes, ti
 
 
 def test_a_refused_upload_logs_no_image_data(sandbox, photo_bytes, tiny_model_dir, capfd):
-    from core.imaging import ImageDecodeError
-    from core.pipeline import Analyzer, load_classifiers
+    from core.analysis.pipeline import Analyzer, load_classifiers
+    from core.media.images import ImageDecodeError
 
     analyzer = Analyzer(load_classifiers("cnn", tiny_model_dir)[0])
     truncated = photo_bytes[: len(photo_bytes) // 2]
     before = snapshot(*sandbox)
     capfd.readouterr()
-    with all_logging_at_debug() as logs:
-        with pytest.raises(ImageDecodeError):
-            analyzer.analyze_source(truncated, name=SECRET_NAME)
+    with all_logging_at_debug() as logs, pytest.raises(ImageDecodeError):
+        analyzer.analyze_source(truncated, name=SECRET_NAME)
     out, err = capfd.readouterr()
     assert changes(before, snapshot(*sandbox)) == []
     for where, text in (("logs", logs.text), ("stdout", out), ("stderr", err)):

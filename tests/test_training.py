@@ -13,8 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.augment import AugmentSpec, augment_batch
-from core.training import BEST_WEIGHTS, RNG_STATE, PROJECT_ROOT, TrainConfig, export_run, run_finished, train
+from core.paths import PROJECT_ROOT
+from core.training.augment import AugmentSpec, augment_batch
+from core.training.config import TrainConfig
+from core.training.export import export_run
+from core.training.runs import BEST_WEIGHTS, RNG_STATE, run_finished
+from core.training.train import train
 
 HISTORY_COLUMNS = ["epoch", "accuracy", "epoch_seconds", "learning_rate", "loss", "val_accuracy", "val_loss"]
 LABELS = ("angry", "happy", "sad", "neutral")
@@ -140,8 +144,8 @@ def test_finished_run_and_refusals(data_dir, runs):
 def test_export_and_load(runs, tmp_path):
     import keras
 
-    from core.architecture import build_cnn
-    from core.classifiers import CnnClassifier
+    from core.models.architecture import build_cnn
+    from core.models.cnn import CnnClassifier
 
     out = export_run(runs["split"], tmp_path / "models")
     assert out == tmp_path / "models" / "split"
@@ -206,7 +210,7 @@ def test_learning_rate_schedule_with_warm_restarts():
     """Pure schedule arithmetic: the first cosine as before, then a restart from 1/20 of its peak."""
     import keras
 
-    from core.training import learning_rate_schedule
+    from core.training.schedule import learning_rate_schedule
 
     spe = 10
     plain = TrainConfig(data="x", epochs=4, learning_rate=2e-3, warmup_epochs=1)
@@ -235,7 +239,7 @@ def test_learning_rate_schedule_with_warm_restarts():
 
 @pytest.mark.slow
 def test_warm_restart_extends_a_finished_run_and_resumes_exactly(runs, tmp_path):
-    from core.training import extend_run
+    from core.training.runs import extend_run
 
     for name in ("restart_whole", "restart_split"):
         shutil.copytree(runs["whole"], runs["dir"] / name)
@@ -279,7 +283,7 @@ def test_warm_restart_extends_a_finished_run_and_resumes_exactly(runs, tmp_path)
 @pytest.mark.slow
 def test_warm_restart_refusals(data_dir, runs, tmp_path, capsys):
     from core.cli import main
-    from core.training import extend_run
+    from core.training.runs import extend_run
 
     shutil.copytree(runs["whole"], tmp_path / "unfinished")
     state = json.loads((tmp_path / "unfinished" / "state.json").read_text())
@@ -315,7 +319,8 @@ def test_warm_restart_refusals(data_dir, runs, tmp_path, capsys):
 
 def test_training_batches_use_the_augmentation_of_their_cycle():
     """After a warm restart with its own augmentation, that epoch's batches are augmented with it."""
-    from core.training import _batches_class, to_model_input
+    from core.training.train import batches_class as _batches_class
+    from core.training.train import to_model_input
 
     restart_spec = AugmentSpec(rotation_deg=0.0, shift=0.0, zoom=0.0, erase_prob=0.0)
     config = TrainConfig(data="x", epochs=4, restarts=({"after_epoch": 2, "epochs": 2, "learning_rate": 1e-3,

@@ -3,7 +3,7 @@
 * The app runs with ``streamlit run streamlit_app.py`` on a free localhost port, pointed at a CNN
   folder with EMOTION_MODEL_DIR: ``$EMOTION_MODEL_DIR`` if set, else the shipped
   ``models/fer2013_cnn``, else an untrained model of the same architecture written to a temporary
-  folder (see :func:`core.bench.resolve_model_dir`). DeepFace uses the real weights when present,
+  folder (see :func:`core.bench.standins.resolve_model_dir`). DeepFace uses the real weights when present,
   else architecture-identical stand-in weights in a temporary DEEPFACE_HOME.
 * Chromium is ``/usr/bin/chromium`` (``apt-get install chromium``), headless, with a fake webcam
   that plays a YUV4MPEG2 video of the example photo (written at test time, never committed).
@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from core.bench import CHROMIUM, CHROMIUM_ARGS, AppServer, app_env, resolve_deepface_home, resolve_model_dir, write_y4m
+from core.bench.app import CHROMIUM, CHROMIUM_ARGS, AppServer, app_env
+from core.bench.scenes import write_y4m
+from core.bench.standins import resolve_deepface_home, resolve_model_dir
 
 E2E_DIR = Path(__file__).resolve().parent
 SCREENSHOTS = E2E_DIR / "screenshots"
@@ -72,7 +74,7 @@ def deepface_home(e2e_tmp) -> Path:
 
 @pytest.fixture(scope="session")
 def fake_webcam(e2e_tmp) -> Path:
-    from core.imaging import example_photo
+    from core.media.images import example_photo
 
     return write_y4m(e2e_tmp / "astronaut.y4m", example_photo(), 640, 480)
 

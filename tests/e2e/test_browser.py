@@ -7,10 +7,19 @@ from __future__ import annotations
 import re
 
 import pytest
-from harness import (EMOTION, FACES_IN_ALL, alerts, exceptions, full_screenshot, main_text, metric_values, wait_idle,
-                     wait_rendered)
+from harness import (
+    EMOTION,
+    FACES_IN_ALL,
+    alerts,
+    exceptions,
+    full_screenshot,
+    main_text,
+    metric_values,
+    wait_idle,
+    wait_rendered,
+)
 
-from core.bench import encode, make_photo
+from core.bench.scenes import encode, make_photo
 
 pytestmark = pytest.mark.e2e
 PAGES = ("Compare", "Training", "Evaluation", "Mistakes", "About")

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from harness import RENDERED_JS
 
-from core.bench import CHROMIUM, encode, make_photo
+from core.bench.app import CHROMIUM
+from core.bench.scenes import encode, make_photo
 
 pytestmark = pytest.mark.e2e
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -108,7 +109,6 @@ def test_four_sessions_uploading_at_once_all_get_their_results(app, chromium_arg
     result = outcome["result"]
 
     for i, text in enumerate(result["texts"]):
-        own = [p.name for p, _ in photos[i]]
         for (path, faces) in photos[i]:
             assert f"{path.name} — {_faces(faces)}" in text, f"session {i + 1} lacks its results for {path.name}"
         total = sum(faces for _, faces in photos[i])
@@ -119,7 +119,7 @@ def test_four_sessions_uploading_at_once_all_get_their_results(app, chromium_arg
 
     all_times = [t for r in result["rounds"] for t in r["upload_s"]]
     report = {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "what": f"{SESSIONS} browser sessions (headless Chromium contexts) upload a photo at the same time, "
                 f"{ROUNDS} rounds; time per upload = file handed to the page until its results are on screen",
         "sessions": SESSIONS,

@@ -1,16 +1,17 @@
-"""The presentation layer: Plotly figure builders (core/charts.py) and results as tables, downloads
-and annotated photos (core/report.py)."""
+"""The presentation layer: Plotly figure builders (core/presentation/charts.py) and results as tables, downloads
+and annotated photos (core/presentation/tables.py, annotate.py, speed.py)."""
 from __future__ import annotations
 
 import csv
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from core import charts, report
+from core.presentation import annotate, charts, speed, tables
 
 LABELS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
 
@@ -138,18 +139,18 @@ RESULTS = [
 
 
 def test_summary_table():
-    table = report.summary_table(RESULTS)
+    table = tables.summary_table(RESULTS)
     assert list(table.columns) == ["photo", "face", "CNN", "DeepFace", "agree", "note"]
     assert table.iloc[0].tolist()[:5] == ["group.jpg", "1", "happy 80%", "happy 60%", "yes"]
     assert table.iloc[1]["agree"] == "no" and table.iloc[1]["DeepFace"] == "fear 60%"
     assert table.iloc[2]["note"] == "no face found"
     assert table.iloc[3]["note"] == "not analysed: not an image in a supported format"
-    cnn_only = report.summary_table([{"image": "x", "faces": [face(1, "happy")]}], ["cnn"])
+    cnn_only = tables.summary_table([{"image": "x", "faces": [face(1, "happy")]}], ["cnn"])
     assert list(cnn_only.columns) == ["photo", "face", "CNN", "agree", "note"] and cnn_only.iloc[0]["agree"] == "—"
 
 
 def test_results_csv():
-    rows = list(csv.DictReader(io.StringIO(report.results_csv(RESULTS, LABELS).decode())))
+    rows = list(csv.DictReader(io.StringIO(tables.results_csv(RESULTS, LABELS).decode())))
     assert len(rows) == 4
     first = rows[0]
     assert first["image"] == "group.jpg" and first["face"] == "1" and first["x"] == "10"
@@ -161,7 +162,7 @@ def test_results_csv():
 
 
 def test_results_json_is_the_cli_format():
-    payload = json.loads(report.results_json(RESULTS, {"cnn": {"name": "cnn"}}, {"deepface": "weights missing"}))
+    payload = json.loads(tables.results_json(RESULTS, {"cnn": {"name": "cnn"}}, {"deepface": "weights missing"}))
     assert set(payload) == {"models", "unavailable", "results"}
     assert payload["results"] == RESULTS and payload["unavailable"] == {"deepface": "weights missing"}
 
@@ -171,14 +172,14 @@ def test_annotate_faces_draws_numbered_boxes_on_a_copy():
     faces = [{"face": 1, "region": {"x": 20, "y": 40, "w": 80, "h": 80}, "source": "detector"},
              {"face": 2, "region": {"x": 0, "y": 0, "w": 300, "h": 200}, "source": "whole_image"},
              {"face": 3, "region": {"x": 150, "y": 60, "w": 60, "h": 60}, "source": "deepface_detector"}]
-    out = report.annotate_faces(image, faces)
+    out = annotate.annotate_faces(image, faces)
     assert image.sum() == 0 and out.shape == image.shape
-    assert tuple(out[120, 60]) == report.FACE_COLOR_BGR  # bottom edge of box 1
-    assert tuple(out[120, 180]) == report.DEEPFACE_COLOR_BGR  # box 3, DeepFace's detector
+    assert tuple(out[120, 60]) == annotate.FACE_COLOR_BGR  # bottom edge of box 1
+    assert tuple(out[120, 180]) == annotate.DEEPFACE_COLOR_BGR  # box 3, DeepFace's detector
     assert out[150:, 230:].sum() == 0  # the whole-image pseudo-face is not boxed
-    gray = report.annotate_faces(np.zeros((50, 50), np.uint8), [])
+    gray = annotate.annotate_faces(np.zeros((50, 50), np.uint8), [])
     assert gray.shape == (50, 50, 3)
-    assert report.to_rgb(np.array([[[1, 2, 3]]], np.uint8)).tolist() == [[[3, 2, 1]]]
+    assert annotate.to_rgb(np.array([[[1, 2, 3]]], np.uint8)).tolist() == [[[3, 2, 1]]]
 
 
 def predictions(rows):
@@ -189,29 +190,29 @@ def test_confusions_join_and_mistakes():
     cnn = predictions([("a", "fear", "surprise", 0.9), ("b", "fear", "surprise", 0.6), ("c", "fear", "fear", 0.8),
                        ("d", "sad", "neutral", 0.7)])
     deepface = predictions([("a", "fear", "fear", 0.5), ("b", "fear", "sad", 0.4)])
-    counts = report.confusion_counts(cnn)
+    counts = tables.confusion_counts(cnn)
     assert counts.iloc[0].tolist() == ["fear", "surprise", 2] and len(counts) == 2
-    assert report.confusion_counts(predictions([("a", "x", "x", 1.0)])).empty
-    joined = report.join_predictions({"cnn": cnn, "deepface": deepface})
+    assert tables.confusion_counts(predictions([("a", "x", "x", 1.0)])).empty
+    joined = tables.join_predictions({"cnn": cnn, "deepface": deepface})
     assert list(joined.columns) == ["path", "true", "cnn_predicted", "cnn_confidence", "deepface_predicted",
                                     "deepface_confidence"]
     assert len(joined) == 4 and pd.isna(joined.loc[joined["path"] == "d", "deepface_predicted"]).all()
-    wrong = report.mistakes(joined, "cnn", "fear", "surprise")
+    wrong = tables.mistakes(joined, "cnn", "fear", "surprise")
     assert wrong["path"].tolist() == ["a", "b"] and wrong.loc[0, "deepface_predicted"] == "fear"
-    assert report.mistakes(joined, "cnn", "fear", "surprise", most_confident_first=False)["path"].tolist() == ["b", "a"]
+    assert tables.mistakes(joined, "cnn", "fear", "surprise", most_confident_first=False)["path"].tolist() == ["b", "a"]
 
 
 def test_per_class_and_confusions_frames():
     metrics = {"per_class": {"happy": {"precision": 0.9, "recall": 0.8, "f1": 0.85, "support": 10}}}
-    frame = report.per_class_frame({"cnn": metrics})
+    frame = tables.per_class_frame({"cnn": metrics})
     assert frame.iloc[0].tolist() == ["CNN", "happy", 0.9, 0.8, 0.85, 10]
-    tops = report.confusions_frame([{"true": "fear", "predicted": "sad", "count": 3, "share_of_true": 0.3}])
+    tops = tables.confusions_frame([{"true": "fear", "predicted": "sad", "count": 3, "share_of_true": 0.3}])
     assert tops.iloc[0].tolist() == ["fear", "sad", 3, 0.3]
 
 
-@pytest.mark.parametrize("module", [charts, report])
+@pytest.mark.parametrize("module", [charts, tables, annotate, speed])
 def test_presentation_modules_do_not_import_streamlit(module):
-    assert "import streamlit" not in open(module.__file__).read()
+    assert "import streamlit" not in Path(module.__file__).read_text()
 
 
 # --------------------------------------------------------------------------- speed (benchmarks/results.json)
@@ -234,7 +235,7 @@ BENCH = {
 
 
 def test_speed_headline_has_human_labels_and_units():
-    headline = report.speed_headline(BENCH)
+    headline = speed.speed_headline(BENCH)
     assert list(headline.columns) == ["measurement", "value"]
     values = dict(zip(headline["measurement"], headline["value"]))
     assert values["CNN on one face, median (p50)"] == "5.29 ms  (p95 7.16 ms)"
@@ -245,12 +246,12 @@ def test_speed_headline_has_human_labels_and_units():
     assert values["Peak memory (resident)"].startswith("1,490 MiB")
     assert values["CNN load time"].startswith("0.45 s  (5.72 s in a fresh process") and values["DeepFace load time"] == "0.31 s"
     assert values["App cold start (to the first element in the browser)"] == "3.45 s"
-    assert report.speed_headline({"date": "x"}).empty  # nothing measured: no rows, no crash
+    assert speed.speed_headline({"date": "x"}).empty  # nothing measured: no rows, no crash
 
 
 def test_speed_by_size_reads_flat_and_nested_figures():
-    by_size = report.speed_by_size(BENCH)
-    assert list(by_size.columns) == report.SPEED_BY_SIZE_COLUMNS
+    by_size = speed.speed_by_size(BENCH)
+    assert list(by_size.columns) == speed.SPEED_BY_SIZE_COLUMNS
     assert by_size["photo"].tolist() == ["640×480", "1280×720"] and by_size["faces"].tolist() == [3, 1]
     nested = by_size.iloc[0]  # from photos["640x480_3faces"], ratios computed
     assert nested["ours (ms)"] == 52.1 and nested["analyze ÷ ours"] == round(151.4 / 52.1, 2)
@@ -259,10 +260,10 @@ def test_speed_by_size_reads_flat_and_nested_figures():
 
 
 def test_speed_targets_facts_and_notes():
-    assert report.speed_targets(BENCH) == [
+    assert speed.speed_targets(BENCH) == [
         ("CNN on one face, p50 ≤ 10.0 ms (measured 5.29 ms)", True),
         ("Ours at least 5× faster than DeepFace.analyze on a 1280×720 photo with one face (measured 4.05×)", False)]
-    facts = report.speed_facts(BENCH)
+    facts = speed.speed_facts(BENCH)
     assert facts[:3] == ["2026-11-22 05:17:28 UTC", "AMD EPYC, 2 cores, no GPU", "Python 3.11.7, Keras 3.15.1, TensorFlow 2.21.0"]
-    assert report.speed_notes({**BENCH, "note": "stand-in weights"}) == ["stand-in weights", "timings are wall-clock"]
-    assert report.speed_targets({}) == [] and report.speed_notes({}) == []
+    assert speed.speed_notes({**BENCH, "note": "stand-in weights"}) == ["stand-in weights", "timings are wall-clock"]
+    assert speed.speed_targets({}) == [] and speed.speed_notes({}) == []

@@ -14,8 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.imaging import MAX_PIXELS, ImageDecodeError, decode_image, encode_png, image_size, source_name
-
+from core.media.images import MAX_PIXELS, ImageDecodeError, decode_image, source_name
 
 # ---------------------------------------------------------------- helpers
 
@@ -412,18 +411,6 @@ def test_file_object_without_a_usable_name(tmp_path):
     assert str(excinfo.value).startswith("<image bytes>: ")
     assert source_name(io.BytesIO(b"")) == "<image bytes>"
     assert source_name(path) == str(path)
-
-
-def test_image_size_reads_the_header_only():
-    assert image_size(pil_bytes(Image.new("RGB", (31, 17)), "PNG")) == (31, 17)
-    assert image_size(png_claiming_size(5000, 4000)) == (5000, 4000)
-
-
-def test_encode_png_round_trip():
-    bgr = rgb_noise(7, 9, seed=4)
-    np.testing.assert_array_equal(decode_image(encode_png(bgr)), bgr)
-    gray = bgr[..., 0].copy()
-    assert decode_image(encode_png(gray)).shape == (7, 9, 3)
 
 
 def test_example_photo_is_the_astronaut(astronaut):

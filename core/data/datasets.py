@@ -67,7 +67,7 @@ class Dataset:
             raise DatasetError(f"dataset {self.name!r} has no split {name!r}; splits: {', '.join(known)}")
         return records
 
-    def with_classes(self, classes: tuple[str, ...] | None) -> "Dataset":
+    def with_classes(self, classes: tuple[str, ...] | None) -> Dataset:
         """A copy restricted to the given classes (``None`` keeps all)."""
         if not classes:
             return self
@@ -95,7 +95,7 @@ class Dataset:
         if record.pixels is not None:
             image = record.pixels
         else:
-            from core.imaging import decode_image
+            from core.media.images import decode_image
 
             image = decode_image(self.root / record.rel_path)
         if grayscale and image.ndim == 3:

@@ -1,4 +1,4 @@
-"""The two emotion classifiers behind one interface: our CNN and DeepFace's emotion model.
+"""core.models.cnn and core.models.deepface: our CNN and DeepFace behind one classifier interface.
 
 The CNN here is an *untrained* tiny model and DeepFace runs with stand-in weights of the right
 architecture but fixed random values: these tests check plumbing (shapes, probabilities, label
@@ -14,10 +14,11 @@ import cv2
 import numpy as np
 import pytest
 
-from core.classifiers import (CnnClassifier, DeepFaceClassifier, ModelUnavailable, deepface_to_probabilities,
-                              timed_predict)
-from core.deepface_weights import WEIGHTS_FILE, weights_path
 from core.labels import FER2013_LABELS
+from core.models.base import ModelUnavailable, timed_predict
+from core.models.cnn import CnnClassifier
+from core.models.deepface import DeepFaceClassifier, deepface_to_probabilities
+from core.models.deepface_weights import WEIGHTS_FILE, weights_path
 
 
 def random_crops(n: int, seed: int = 0, channels: int | None = 3) -> list[np.ndarray]:

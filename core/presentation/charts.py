@@ -5,7 +5,7 @@ tell apart from page to page. Nothing here imports Streamlit.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -78,8 +78,8 @@ def training_curves(history: pd.DataFrame, best_epoch: int | None = None, title:
                     height: int = 720) -> go.Figure:
     """Accuracy, loss and learning rate per epoch, training vs validation, best epoch marked.
 
-    ``history`` is what :func:`core.artifacts.read_history` returns (``epoch_number`` 1-based);
-    ``best_epoch`` is a 1-based epoch number (see :func:`core.artifacts.best_epoch`).
+    ``history`` is what :func:`core.presentation.artifacts.read_history` returns (``epoch_number`` 1-based);
+    ``best_epoch`` is a 1-based epoch number (see :func:`core.presentation.artifacts.best_epoch`).
     """
     x = history["epoch_number"] if "epoch_number" in history else history["epoch"] + 1
     has_lr = "learning_rate" in history and history["learning_rate"].notna().any()

@@ -10,7 +10,7 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -20,7 +20,7 @@ MAX_BYTES = 50 * 1024 * 1024  # 50 MiB
 SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "MPO")
 FILE_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif")
 
-ImageSource = Union[bytes, bytearray, memoryview, str, os.PathLike, BinaryIO]
+ImageSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
 
 
 class ImageDecodeError(ValueError):
@@ -83,14 +83,6 @@ def _to_bgr(image: Image.Image) -> np.ndarray:
         image = Image.alpha_composite(background, rgba)
     rgb = np.asarray(image.convert("RGB"))
     return np.ascontiguousarray(rgb[..., ::-1])
-
-
-def image_size(source: ImageSource, name: str | None = None) -> tuple[int, int]:
-    """(width, height) from the header alone."""
-    name = name or source_name(source)
-    data = _read_bytes(source, name, MAX_BYTES)
-    with _open(data, name) as image:
-        return image.size
 
 
 def source_name(source) -> str:
@@ -183,16 +175,6 @@ def struct_error():
     import struct
 
     return struct.error
-
-
-def encode_png(image_bgr: np.ndarray) -> bytes:
-    """Encode a BGR (or grayscale) array as PNG bytes, in memory."""
-    import cv2
-
-    ok, buffer = cv2.imencode(".png", image_bgr)
-    if not ok:
-        raise ValueError("could not encode image as PNG")
-    return buffer.tobytes()
 
 
 def example_photo() -> np.ndarray:

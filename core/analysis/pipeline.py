@@ -14,9 +14,9 @@ from typing import Literal
 
 import numpy as np
 
-from core.classifiers import DeepFaceClassifier, EmotionClassifier, timed_predict
 from core.faces import Face, FaceDetector, crop_face, whole_image_face
-from core.imaging import ImageSource, decode_image, source_name
+from core.media.images import ImageSource, decode_image, source_name
+from core.models.base import FULL_PHOTO_PIPELINE, EmotionClassifier, timed_predict
 
 NoFacePolicy = Literal["report", "whole_image"]
 DeepFaceMode = Literal["crops", "full"]
@@ -124,16 +124,30 @@ class Analyzer:
     def detector(self, options: AnalysisOptions) -> FaceDetector:
         return FaceDetector(min_face_size=options.min_face_size, max_detect_side=self.max_detect_side)
 
-    def analyze_source(self, source: ImageSource, name: str | None = None,
+    def smallest_findable_face(self, width: int, height: int, options: AnalysisOptions = AnalysisOptions()) -> int:
+        """The smallest face (pixels) the detector can find in a photo of this size with these options."""
+        return self.detector(options).effective_min_face_size(width, height)
+
+    def analyze_source(self, source: ImageSource | np.ndarray, name: str | None = None,
                        options: AnalysisOptions = AnalysisOptions()) -> PhotoResult:
-        """Decode (raising :class:`core.imaging.ImageDecodeError` for bad input), then analyse."""
+        """Decode (raising :class:`core.media.images.ImageDecodeError` for bad input), then analyse."""
+        return self.decode_and_analyze(source, name, options)[1]
+
+    def decode_and_analyze(self, source: ImageSource | np.ndarray, name: str | None = None,
+                           options: AnalysisOptions = AnalysisOptions()) -> tuple[np.ndarray, PhotoResult]:
+        """The decoded BGR image and its analysis, the decode timed into ``timings_ms``.
+
+        An already decoded array is analysed as it is (no decode time is recorded).
+        """
+        if isinstance(source, np.ndarray):
+            return source, self.analyze(source, name or "<image>", options)
         name = name or source_name(source)
         start = time.perf_counter()
         image = decode_image(source, name=name)
         decode_ms = (time.perf_counter() - start) * 1000.0
         result = self.analyze(image, name, options)
         result.timings_ms = {"decode": decode_ms, **result.timings_ms, "total": result.timings_ms["total"] + decode_ms}
-        return result
+        return image, result
 
     def analyze(self, image: np.ndarray, name: str = "<image>",
                 options: AnalysisOptions = AnalysisOptions()) -> PhotoResult:
@@ -145,21 +159,23 @@ class Analyzer:
         results = [FaceResult(i + 1, face, "detector") for i, face in enumerate(faces)]
         errors: dict[str, str] = {}
 
-        deepface_full = options.deepface_mode == "full" and isinstance(self.classifiers.get("deepface"), DeepFaceClassifier)
-        if deepface_full:
+        # Models with their own full-photo pipeline (DeepFace) run it in "full" mode.
+        full_photo = [name_ for name_, c in self.classifiers.items()
+                      if options.deepface_mode == "full" and FULL_PHOTO_PIPELINE in getattr(c, "capabilities", ())]
+        for name_ in full_photo:
             t = time.perf_counter()
             try:
-                self._add_deepface_full(image, results)
+                self._add_full_photo(name_, image, results)
             except Exception as exc:  # a model failure must not lose the other model's results
-                errors["deepface"] = f"{type(exc).__name__}: {exc}"
-            timings["deepface"] = (time.perf_counter() - t) * 1000.0
+                errors[name_] = f"{type(exc).__name__}: {exc}"
+            timings[name_] = (time.perf_counter() - t) * 1000.0
 
         if not results and options.no_face == "whole_image":
             results = [FaceResult(1, whole_image_face(image), "whole_image")]
 
         crops = [crop_face(image, r.face) for r in results]
         for name_, classifier in self.classifiers.items():
-            if name_ == "deepface" and deepface_full:
+            if name_ in full_photo:
                 continue
             if not crops:
                 continue
@@ -174,13 +190,14 @@ class Analyzer:
         timings["total"] = (time.perf_counter() - start) * 1000.0
         return PhotoResult(name, int(image.shape[1]), int(image.shape[0]), results, timings, options, errors)
 
-    def _add_deepface_full(self, image: np.ndarray, results: list[FaceResult]) -> None:
-        """DeepFace on the whole photo; its faces are matched to ours by overlap (IoU >= 0.3).
+    def _add_full_photo(self, model: str, image: np.ndarray, results: list[FaceResult]) -> None:
+        """A model's own pipeline (DeepFace) on the whole photo; its faces are matched to ours by
+        overlap (IoU >= 0.3).
 
-        A face DeepFace finds and we do not is added (source ``deepface_detector``) so the CNN
-        judges it too; a face only we find has no DeepFace prediction.
+        A face it finds and we do not is added (source ``deepface_detector``) so the CNN judges it
+        too; a face only we find has no prediction from it.
         """
-        classifier = self.classifiers["deepface"]
+        classifier = self.classifiers[model]
         t = time.perf_counter()
         found = classifier.analyze_image(image)
         per_face_ms = (time.perf_counter() - t) * 1000.0 / max(len(found), 1)
@@ -188,31 +205,18 @@ class Analyzer:
             region = item["region"]
             theirs = Face(region["x"], region["y"], region["w"], region["h"], item["face_confidence"])
             match = max(results, key=lambda r: r.face.iou(theirs), default=None)
-            if match is None or match.face.iou(theirs) < 0.3 or "deepface" in match.predictions:
+            if match is None or match.face.iou(theirs) < 0.3 or model in match.predictions:
                 match = FaceResult(len(results) + 1, theirs, "deepface_detector")
                 results.append(match)
             match.deepface_region = region
-            match.predictions["deepface"] = ModelPrediction(item["probabilities"], classifier.labels, per_face_ms)
+            match.predictions[model] = ModelPrediction(item["probabilities"], classifier.labels, per_face_ms)
 
 
 def load_classifiers(model: str = "both", model_dir=None, deepface_detector: str = "opencv"):
-    """Load the requested classifiers ("cnn", "deepface" or "both").
+    """Load the classifiers a ``--model`` value names ("cnn", "deepface", "both" or registry names).
 
     Returns ``(classifiers, unavailable)``: the ones that loaded, and for each that did not, why.
     """
-    from core.classifiers import DEFAULT_MODEL_DIR, CnnClassifier, ModelUnavailable
+    from core.models import registry
 
-    wanted = ["cnn", "deepface"] if model == "both" else [model]
-    classifiers: dict[str, EmotionClassifier] = {}
-    unavailable: dict[str, str] = {}
-    for name in wanted:
-        try:
-            if name == "cnn":
-                classifiers[name] = CnnClassifier(model_dir or DEFAULT_MODEL_DIR)
-            elif name == "deepface":
-                classifiers[name] = DeepFaceClassifier(detector_backend=deepface_detector)
-            else:
-                raise ValueError(f"unknown model {name!r}; choose cnn, deepface or both")
-        except ModelUnavailable as exc:
-            unavailable[name] = str(exc)
-    return classifiers, unavailable
+    return registry.load(model, model_dir, deepface_detector)

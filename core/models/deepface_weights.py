@@ -126,7 +126,7 @@ def download_weights(home: str | Path | None = None, urls=WEIGHTS_URLS, timeout:
 
 
 def main() -> int:
-    """``python -m core.deepface_weights``: fetch and check the weights (used by ``make deepface-weights``)."""
+    """``python -m core.models.deepface_weights``: fetch and check the weights (used by ``make deepface-weights``)."""
     import sys
 
     try:

@@ -1,0 +1,1 @@
+"""Analysing photos: detect faces, classify each with every model, one result format."""

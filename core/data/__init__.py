@@ -1,0 +1,1 @@
+"""Labelled datasets on disk."""

@@ -1,0 +1,1 @@
+"""Scoring classifiers on labelled data: metrics and the stored evaluation artifacts."""

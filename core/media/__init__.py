@@ -1,0 +1,1 @@
+"""Decoding what users give us (photos; later video) into arrays."""

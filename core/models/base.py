@@ -1,0 +1,90 @@
+"""The one interface every emotion classifier implements, and what a classifier says about itself.
+
+A classifier turns face crops into probabilities (``predict``) and carries its identity, so that
+no caller needs to know its concrete class:
+
+* ``name``: its key in results (``"cnn"``, ``"deepface"``, or a registered model's name);
+* ``model_id``: the name of its artifacts folder (``models/<model_id>/``), e.g. ``fer2013_cnn``;
+* ``kind``: the family, e.g. ``"cnn"`` or ``"deepface"``;
+* ``display_name`` and ``labels``;
+* ``capabilities``: optional extra abilities, named by the constants below.
+"""
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+# ``analyze_image(image) -> [{"region", "face_confidence", "probabilities"}]``: the model can run
+# its own detector over a whole photo (DeepFace as it ships).
+FULL_PHOTO_PIPELINE = "full_photo_pipeline"
+# ``preprocess(faces) -> batch`` and ``predict_arrays(batch)``: a fast path for evaluation (the
+# batch can be mirrored for flip test-time augmentation).
+ARRAY_BATCHES = "array_batches"
+
+
+class ModelUnavailable(RuntimeError):
+    """A classifier that cannot be loaded here; the message says why and what to do."""
+
+
+class EmotionClassifier(ABC):
+    """Turns face crops (BGR or grayscale uint8 arrays of any size) into class probabilities."""
+
+    name: str
+    labels: tuple[str, ...]
+    kind: str
+    capabilities: frozenset[str] = frozenset()
+
+    @property
+    def model_id(self) -> str:
+        return getattr(self, "_model_id", None) or self.name
+
+    @model_id.setter
+    def model_id(self, value: str) -> None:
+        self._model_id = value
+
+    @property
+    def display_name(self) -> str:
+        return getattr(self, "_display_name", None) or self.name
+
+    @display_name.setter
+    def display_name(self, value: str) -> None:
+        self._display_name = value
+
+    def can(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    @abstractmethod
+    def predict(self, faces: Sequence[np.ndarray]) -> np.ndarray:
+        """Probabilities, shape (len(faces), len(labels)), rows summing to 1."""
+
+    def describe(self) -> dict:
+        return {"name": self.name, "labels": list(self.labels)}
+
+
+def to_gray(face: np.ndarray) -> np.ndarray:
+    if face.ndim == 2:
+        return face
+    if face.shape[2] == 1:
+        return face[..., 0]
+    if face.shape[2] == 4:
+        return cv2.cvtColor(face, cv2.COLOR_BGRA2GRAY)
+    return cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+
+
+def to_bgr(face: np.ndarray) -> np.ndarray:
+    if face.ndim == 2 or face.shape[2] == 1:
+        return cv2.cvtColor(face, cv2.COLOR_GRAY2BGR)
+    if face.shape[2] == 4:
+        return cv2.cvtColor(face, cv2.COLOR_BGRA2BGR)
+    return face
+
+
+def timed_predict(classifier: EmotionClassifier, faces: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
+    """``classifier.predict(faces)`` and the wall time it took, in milliseconds."""
+    start = time.perf_counter()
+    probabilities = classifier.predict(faces)
+    return probabilities, (time.perf_counter() - start) * 1000.0

@@ -1,0 +1,1 @@
+"""What the pages show: artifact readers, tables, charts, annotated photos, speed figures."""

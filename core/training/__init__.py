@@ -1,0 +1,1 @@
+"""Training the CNN: configuration, schedule, runs on disk, callbacks, the loop and the export."""
