@@ -19,6 +19,7 @@ run: venv
 	$(BIN)/streamlit run streamlit_app.py
 
 test: venv
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -m "not e2e"
 
 # Browser tests (Debian's Chromium at /usr/bin/chromium, driven by Playwright) and the browser load test.
