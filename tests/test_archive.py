@@ -269,12 +269,13 @@ def test_path_traversal_names_are_ignored(faces):
 def test_non_images_unknown_folders_and_empty_classes_are_noted(faces):
     entries = {f"data/{label}/{n}": d for label, items in faces.items() for n, d in items}
     entries |= {"data/happy/notes.txt": b"hi", "data/sad/fake.jpg": b"not a jpeg",
+                "data/sad/truncated.png": faces["sad"][0][1][:60],
                 "data/cats/c.png": faces["sad"][0][1], "data/fear/": b"", "data/surprise/info.csv": b"a,b",
                 "__MACOSX/data/._x.png": b"x",
                 "data/.DS_Store": b"x", "data/loose.png": faces["sad"][0][1]}
     dataset = read_archive(make_zip(entries))
     assert len(dataset.records) == 12
-    assert dataset.skipped["non-image files"] == 2 and dataset.skipped["files that are not readable images"] == 1
+    assert dataset.skipped["non-image files"] == 2 and dataset.skipped["files that are not readable images"] == 2
     assert dataset.skipped["system files"] == 2 and dataset.skipped["unlabelled"] == 2
     notes = " | ".join(dataset.notes)
     assert "not emotion folders, skipped: (not in a class folder) (1 file), cats (1 file)" in notes
