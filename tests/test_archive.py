@@ -25,6 +25,7 @@ from core.data.archive import (
     read_entry,
     with_split,
 )
+from core.data.datasets import DatasetError
 from core.data.inmemory import (
     ALL,
     InMemoryDataset,
@@ -32,7 +33,6 @@ from core.data.inmemory import (
     excluded_note,
     scoreable,
 )
-from core.datasets import DatasetError
 from core.labels import FER2013_LABELS
 
 LABELS = ("angry", "happy", "sad", "neutral")
@@ -166,7 +166,7 @@ class MeanBrightness:
 def test_evaluate_runs_unchanged_on_the_in_memory_dataset(faces):
     from sklearn.metrics import accuracy_score, f1_score
 
-    from core.evaluation import evaluate
+    from core.evaluation.evaluate import evaluate
 
     dataset = read_archive(class_folder_zip(faces), name="upload")
     metrics = evaluate(MeanBrightness(), dataset, ALL, out_dir=None, progress=False)

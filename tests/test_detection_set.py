@@ -1,12 +1,12 @@
-"""The generated detection set and the per-detector evaluation (core.facedet.detection_set)."""
+"""The generated detection set and the per-detector evaluation (core.bench.detection_set)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.facedet import detection_set as ds
-from core.facedet.nms import DEFAULT_DETECTOR, make_detector
-from core.faces import Face
+from core.bench import detection_set as ds
+from core.faces.base import Face
+from core.faces.nms import DEFAULT_DETECTOR, make_detector
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def test_the_set_is_deterministic_and_labelled():
     assert all(np.array_equal(x.image, y.image) for x, y in zip(a, b))
     assert all(x.image.shape == (480, 640, 3) for x in a)
     faces = [f for x in ds.generated_images(20, seed=3, fer_dir="") for f in x.faces]
-    assert len(faces) > 10 and all(0 <= f.x and f.x + f.w <= 640 and 0 <= f.y and f.y + f.h <= 480 for f in faces)
+    assert len(faces) > 10 and all(f.x >= 0 and f.x + f.w <= 640 and f.y >= 0 and f.y + f.h <= 480 for f in faces)
 
 
 def test_example_photos_have_hand_labelled_faces():

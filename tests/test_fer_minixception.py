@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from core.classifiers import EmotionClassifier, ModelUnavailable
 from core.labels import FER2013_LABELS
 from core.models import fer_minixception as fm
+from core.models.base import EmotionClassifier, ModelUnavailable
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +157,7 @@ def test_shipped_predictions_reproduce(fer_model, fer2013_dir):
     """The committed eval predictions match a fresh run on the first rows (same crops, same model)."""
     import pandas as pd
 
-    from core.imaging import decode_image
+    from core.media.images import decode_image
 
     root = Path(__file__).resolve().parent.parent
     shipped = root / "models/fer_minixception/eval/fer2013-PrivateTest/predictions.csv"

@@ -137,7 +137,7 @@ def test_deepface_network_with_stand_in_weights_gives_a_finite_map_of_the_crop_s
     """Plumbing, not accuracy: the weights are fixed random numbers (see conftest.py)."""
     from deepface.modules import modeling
 
-    from core.classifiers import DeepFaceClassifier
+    from core.models.deepface import DeepFaceClassifier
 
     classifier = DeepFaceClassifier()
     network = modeling.build_model(task="facial_attribute", model_name="Emotion").model
@@ -149,7 +149,7 @@ def test_deepface_network_with_stand_in_weights_gives_a_finite_map_of_the_crop_s
     explained = cam.explain(crops)
     for crop, item in zip(crops, explained):
         assert item.heatmap.shape == crop.shape[:2]
-        assert np.isfinite(item.heatmap).all() and 0 <= item.heatmap.min() and item.heatmap.max() <= 1
+        assert np.isfinite(item.heatmap).all() and item.heatmap.min() >= 0 and item.heatmap.max() <= 1
     # the same preprocessing as DeepFace.analyze(detector_backend="skip"): the same probabilities
     expected = classifier.predict(crops)
     assert np.allclose([item.probabilities for item in explained], expected, atol=1e-5)
@@ -157,7 +157,7 @@ def test_deepface_network_with_stand_in_weights_gives_a_finite_map_of_the_crop_s
 
 def test_tf_keras_emotion_network_runs_through_the_same_recipe(tmp_path):
     """DeepFace's architecture built in tf_keras with stand-in weights (plumbing, not accuracy)."""
-    from core.deepface_weights import _build_emotion_network, write_stand_in_weights
+    from core.models.deepface_weights import _build_emotion_network, write_stand_in_weights
 
     network = _build_emotion_network()
     assert type(network).__module__.startswith("tf_keras")

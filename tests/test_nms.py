@@ -1,10 +1,11 @@
-"""Merging overlapping detections (core.facedet.nms) for any detector, and the combined detectors."""
+"""Merging overlapping detections (core.faces.nms) for any detector, and the combined detectors."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.facedet.nms import (
+from core.faces.base import Face
+from core.faces.nms import (
     FallbackDetector,
     MergingDetector,
     UnionDetector,
@@ -13,7 +14,6 @@ from core.facedet.nms import (
     overlap,
     weighted_nms,
 )
-from core.faces import Face
 
 
 class Fixed:

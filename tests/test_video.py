@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import io
 
+import av
 import numpy as np
 import pytest
-
-av = pytest.importorskip("av")
 
 from core.media import video
 from core.media.video import VideoDecodeError, VideoLimitError

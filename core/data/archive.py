@@ -22,8 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from core.data.inmemory import ALL, InMemoryDataset, LabelledData
-from core.datasets import (
+from core.data.datasets import (
     FER2013_SPLITS,
     IMAGE_SUFFIXES,
     KDEF_EMOTIONS,
@@ -32,6 +31,7 @@ from core.datasets import (
     Record,
     load_dataset,
 )
+from core.data.inmemory import ALL, InMemoryDataset, LabelledData
 from core.labels import normalize_label
 
 NESTED_ARCHIVE_SUFFIXES = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".jar"}
@@ -53,7 +53,7 @@ class Limits:
 
     max_files: int = 20_000
     max_total_bytes: int = 512 * 2**20  # uncompressed, all entries together
-    max_entry_bytes: int = 50 * 2**20  # one image (as core.imaging.MAX_BYTES)
+    max_entry_bytes: int = 50 * 2**20  # one image (as core.media.images.MAX_BYTES)
     max_ratio: float = 100.0  # uncompressed : compressed
     ratio_floor: int = 2**20
     min_classes: int = 2
@@ -130,7 +130,7 @@ def read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, lim
 def _decodes(data: bytes, name: str) -> bool:
     """Whether our decoder reads the image (a full decode, about 0.3 ms for a face crop): done once at
     upload, so a truncated or fake image is skipped and counted here instead of failing an evaluation."""
-    from core.imaging import ImageDecodeError, decode_image
+    from core.media.images import ImageDecodeError, decode_image
 
     try:
         decode_image(data, name=name)
@@ -311,7 +311,7 @@ def _require_classes(dataset: LabelledData, limits: Limits) -> LabelledData:
 def load_labelled(source: Source, name: str | None = None, limits: Limits = DEFAULT_LIMITS) -> LabelledData:
     """Labelled faces from zip bytes, an uploaded file, a ``.zip`` path or a dataset folder on the server.
 
-    Folders go through :func:`core.datasets.load_dataset` (read from disk when evaluated); zips are read into
+    Folders go through :func:`core.data.datasets.load_dataset` (read from disk when evaluated); zips are read into
     memory. Either way ``split("all")`` gives every image. Raises :class:`ArchiveError` (one line).
     """
     if isinstance(source, (bytes, bytearray, memoryview)) or hasattr(source, "read"):

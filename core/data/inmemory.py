@@ -1,6 +1,6 @@
 """Labelled faces held in memory (an uploaded zip), evaluated like any dataset on disk.
 
-:class:`LabelledData` is a :class:`core.datasets.Dataset` with an ``"all"`` split (a user's own data is
+:class:`LabelledData` is a :class:`core.data.datasets.Dataset` with an ``"all"`` split (a user's own data is
 evaluated whole), the detected layout and notes on what was skipped. :class:`InMemoryDataset` keeps each
 image's encoded bytes and decodes them in :meth:`~InMemoryDataset.read`, so the evaluation code, which only
 calls ``dataset.split``, ``dataset.read``, ``dataset.labels`` and ``dataset.name``, runs unchanged and
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.datasets import Dataset, DatasetError, Record
+from core.data.datasets import Dataset, DatasetError, Record
 from core.labels import EMOTIONS
 
 ALL = "all"  # the split holding every record
@@ -59,11 +59,11 @@ class InMemoryDataset(LabelledData):
     def read(self, record: Record, grayscale: bool = True) -> np.ndarray:
         """The record's pixels, decoded from memory: grayscale (H, W) or BGR (H, W, 3) uint8.
 
-        Raises :class:`core.imaging.ImageDecodeError` (one line, naming the entry) for a bad image.
+        Raises :class:`core.media.images.ImageDecodeError` (one line, naming the entry) for a bad image.
         """
         import cv2
 
-        from core.imaging import decode_image
+        from core.media.images import decode_image
 
         image = decode_image(self.blobs[record.rel_path], name=record.rel_path)
         return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if grayscale else image

@@ -1,7 +1,7 @@
 """Evaluating any emotion classifier on a labelled dataset split, into the stored artifacts.
 
 :func:`evaluate` runs a classifier (our CNN or DeepFace, through the same
-:class:`~core.classifiers.EmotionClassifier` interface, on the same face crops: the dataset images
+:class:`~core.models.base.EmotionClassifier` interface, on the same face crops: the dataset images
 are already crops) over one split and writes ``metrics.json`` and ``predictions.csv`` as
 ``docs/ARTIFACTS.md`` describes, under ``models/<name>/eval/<dataset>-<split>/``.
 

