@@ -8,6 +8,7 @@ DeepFace-style ``emotion`` {label: percent} and ``dominant_emotion``, plus ``con
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -15,8 +16,16 @@ from typing import Literal
 import numpy as np
 
 from core.faces import Face, FaceDetector, crop_face, whole_image_face
+from core.faces.nms import MergingDetector, make_detector
 from core.media.images import ImageSource, decode_image, source_name
 from core.models.base import FULL_PHOTO_PIPELINE, EmotionClassifier, timed_predict
+
+
+@functools.lru_cache(maxsize=16)
+def _named_detector(name: str, min_face_size: int):
+    """Detectors are thread-safe and costly to build (BlazeFace loads a model): one per setting."""
+    return make_detector(name, min_face_size=min_face_size)
+
 
 NoFacePolicy = Literal["report", "whole_image"]
 DeepFaceMode = Literal["crops", "full"]
@@ -30,12 +39,14 @@ class AnalysisOptions:
     * ``deepface_mode``: ``"crops"`` runs DeepFace on our face crops (both models judge the same
       faces); ``"full"`` runs DeepFace's own detector and alignment on the whole photo.
     * ``min_face_size``: faces smaller than this (pixels, full resolution) are ignored.
+    * ``detector``: the face detector's name (see :data:`core.faces.nms.DETECTOR_NAMES`).
     """
 
     no_face: NoFacePolicy = "report"
     deepface_mode: DeepFaceMode = "crops"
     min_face_size: int = 40
     max_faces: int = 20
+    detector: str = "haar"
 
 
 @dataclass
@@ -106,7 +117,7 @@ class PhotoResult:
             "faces": [f.to_dict() for f in self.faces],
             "no_face_found": self.no_face_found,
             "options": {"no_face": self.options.no_face, "deepface_mode": self.options.deepface_mode,
-                        "min_face_size": self.options.min_face_size},
+                        "min_face_size": self.options.min_face_size, "detector": self.options.detector},
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
             "model_errors": dict(self.model_errors),
         }
@@ -123,6 +134,12 @@ class Analyzer:
 
     def detector(self, options: AnalysisOptions) -> FaceDetector:
         return FaceDetector(min_face_size=options.min_face_size, max_detect_side=self.max_detect_side)
+
+    def face_detector(self, options: AnalysisOptions):
+        """The detector ``options.detector`` names; Haar keeps this analyser's detection-size cap."""
+        if options.detector == "haar":
+            return MergingDetector(self.detector(options))
+        return _named_detector(options.detector, options.min_face_size)
 
     def smallest_findable_face(self, width: int, height: int, options: AnalysisOptions = AnalysisOptions()) -> int:
         """The smallest face (pixels) the detector can find in a photo of this size with these options."""
@@ -154,7 +171,7 @@ class Analyzer:
         """Analyse a decoded BGR image."""
         start = time.perf_counter()
         timings: dict[str, float] = {}
-        faces = self.detector(options).detect(image)[: options.max_faces]
+        faces = self.face_detector(options).detect(image)[: options.max_faces]
         timings["detect"] = (time.perf_counter() - start) * 1000.0
         results = [FaceResult(i + 1, face, "detector") for i, face in enumerate(faces)]
         errors: dict[str, str] = {}
