@@ -25,7 +25,7 @@ METRIC_TYPES = {
     "model": str, "model_kind": str, "dataset": dict, "labels": list, "n_images": int, "accuracy": float,
     "macro_f1": float, "weighted_f1": float, "per_class": dict, "confusion_matrix": dict, "top_confusions": list,
     "flip_tta_accuracy": (float, type(None)), "wall_seconds": float, "images_per_second": (float, type(None)),
-    "created_at": str, "commit": (str, type(None)), "limit": (int, type(None)),
+    "created_at": str, "commit": (str, type(None)), "limit": (int, type(None)), "calibration": dict,
 }
 
 

@@ -9,7 +9,8 @@ Metrics come from scikit-learn. Their label set is the union of the classifier's
 labels, in :data:`core.labels.EMOTIONS` order; macro and weighted F1 average over the labels that
 occur in the truth or the predictions (scikit-learn's default). The main accuracy is always a
 single pass; with ``flip_tta`` the mean of the probabilities of the image and its mirror image is
-reported apart, as ``flip_tta_accuracy``; ``wall_seconds`` and ``images_per_second`` time the single
+reported apart, as ``flip_tta_accuracy``; ``calibration`` holds ECE, NLL and Brier of the single pass
+(and, with the model's fitted temperature, the same after temperature scaling); ``wall_seconds`` and ``images_per_second`` time the single
 pass, image reading included. Results are deterministic: a rerun gives the same
 metrics, apart from ``wall_seconds``, ``images_per_second``, ``created_at`` and ``commit``.
 
@@ -105,10 +106,31 @@ def predictions_frame(records, probs: np.ndarray, classifier_labels, labels):
 
 def write_deepface_model_json(model_dir: str | Path, classifier=None) -> Path:
     """``models/deepface/model.json``: what DeepFace's emotion model is, and its published figures."""
+    import contextlib
+
     from core.labels import FER2013_LABELS
+    from core.models.card import ModelCard, ModelCardError
     from core.models.deepface import deepface_card
 
-    return deepface_card(getattr(classifier, "labels", FER2013_LABELS)).write(model_dir)
+    card = deepface_card(getattr(classifier, "labels", FER2013_LABELS))
+    with contextlib.suppress(ModelCardError):  # a fitted temperature (`calibrate --model deepface`) survives
+        card.calibration = ModelCard.read(model_dir).calibration
+    return card.write(model_dir)
+
+
+def add_calibration(metrics: dict, probs: np.ndarray, truth_index, temperature: float | None) -> dict:
+    """``metrics["calibration"]`` (see :func:`core.analysis.calibration.add_calibration`) over the images
+    whose true label the model has; with the model's fitted temperature, the scaled figures too."""
+    from core.analysis import calibration
+
+    truth_index = np.asarray(truth_index, np.int64)
+    known = truth_index >= 0
+    if not known.any():
+        return metrics
+    calibration.add_calibration(metrics, probs[known], truth_index[known], temperature)
+    if not known.all():
+        metrics["calibration"]["n_images"] = int(known.sum())
+    return metrics
 
 
 def spread_sample(records: list, limit: int | None) -> list:
@@ -167,6 +189,8 @@ def evaluate(classifier, dataset, split: str, out_dir: str | Path | None = None,
         "commit": git_commit(),
         "limit": limit,
     })
+    add_calibration(metrics, probs, [classifier_labels.index(t) if t in classifier_labels else -1 for t in truth],
+                    getattr(classifier, "temperature", None))
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)

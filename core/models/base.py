@@ -64,6 +64,17 @@ class EmotionClassifier(ABC):
     def describe(self) -> dict:
         return {"name": self.name, "labels": list(self.labels)}
 
+    @property
+    def temperature(self) -> float | None:
+        """The temperature fitted by ``python -m core calibrate`` (its ``model.json`` ``calibration``),
+        or None: probabilities are then shown as the model gives them."""
+        return None
+
+    def explainer(self):
+        """``(keras_model, preprocess, letterbox)`` for Grad-CAM (core.analysis.gradcam.GradCam), or
+        None when the model is not a Keras network we can differentiate."""
+        return None
+
 
 def to_gray(face: np.ndarray) -> np.ndarray:
     if face.ndim == 2:

@@ -14,8 +14,8 @@ from core.paths import write_json
 
 FILE_NAME = "model.json"
 # Fields that, when present, must be JSON objects.
-OBJECT_FIELDS = ("input", "preprocessing", "architecture", "training", "provenance", "published")
-_KNOWN = ("name", "kind", "labels", "input", "preprocessing", "architecture", "training", "provenance")
+OBJECT_FIELDS = ("input", "preprocessing", "architecture", "training", "provenance", "published", "calibration")
+_KNOWN = ("name", "kind", "labels", "input", "preprocessing", "architecture", "training", "provenance", "calibration")
 
 
 class ModelCardError(ValueError):
@@ -39,6 +39,7 @@ class ModelCard:
     architecture: dict | None = None
     training: dict | None = None
     provenance: dict | None = None
+    calibration: dict | None = None  # temperature scaling fitted by `python -m core calibrate`
     extra: dict = field(default_factory=dict)  # every other key (description, weights, published, ...)
 
     # ---------------------------------------------------------------- conversion
@@ -68,7 +69,8 @@ class ModelCard:
         unless the file had them."""
         values = {"name": self.name, "kind": self.kind, "labels": list(self.labels), "input": self.input,
                   "preprocessing": self.preprocessing, "architecture": self.architecture,
-                  "training": self.training, "provenance": self.provenance, **self.extra}
+                  "training": self.training, "provenance": self.provenance, "calibration": self.calibration,
+                  **self.extra}
         order = getattr(self, "_order", [])
         keys = [k for k in order if k in values] + [k for k in values if k not in order]
         return {k: values[k] for k in keys if values[k] is not None or k in order}
@@ -98,7 +100,16 @@ class ModelCard:
         folder.mkdir(parents=True, exist_ok=True)
         return write_json(folder / FILE_NAME, self.to_dict(), sort_keys=sort_keys)
 
-    # ---------------------------------------------------------------- what the CNN loader needs
+    # ---------------------------------------------------------------- what the loaders need
+
+    @property
+    def temperature(self) -> float | None:
+        """The fitted temperature (``calibration.temperature``), or None when the card has none or
+        a value that is not a positive number."""
+        value = (self.calibration or {}).get("temperature")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+            return None
+        return float(value)
 
     @property
     def input_size(self) -> tuple[int, int]:

@@ -93,6 +93,13 @@ class CnnClassifier(EmotionClassifier):
         out = [self._forward(batch[i:i + self.batch_size]).numpy() for i in range(0, len(batch), self.batch_size)]
         return np.concatenate(out).astype(np.float64) if out else np.zeros((0, len(self.labels)))
 
+    @property
+    def temperature(self) -> float | None:
+        return self.card.temperature
+
+    def explainer(self):
+        return self.model, self.preprocess, False
+
     def describe(self) -> dict:
         return {"name": self.name, "labels": list(self.labels), "model_dir": str(self.model_dir),
                 "parameters": int(self.model.count_params())}

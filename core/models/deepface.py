@@ -101,6 +101,26 @@ class DeepFaceClassifier(EmotionClassifier):
                           "probabilities": deepface_to_probabilities(item["emotion"], self.labels)})
         return faces
 
+    @property
+    def temperature(self) -> float | None:
+        """Only when ``<models root>/deepface/model.json`` holds a fitted ``calibration``."""
+        from core import paths
+        from core.models.card import ModelCard, ModelCardError
+
+        try:
+            return ModelCard.read(paths.models_root() / "deepface").temperature
+        except ModelCardError:
+            return None
+
+    def explainer(self):
+        from deepface.modules import modeling
+
+        from core.analysis import gradcam
+
+        with _DEEPFACE_LOCK:
+            network = modeling.build_model(task="facial_attribute", model_name="Emotion").model
+        return network, gradcam.deepface_preprocess, True
+
     def describe(self) -> dict:
         return {"name": self.name, "labels": list(self.labels), "weights": str(self.weights_path),
                 "detector_backend": self.detector_backend}

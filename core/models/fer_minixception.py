@@ -201,6 +201,21 @@ class FerMiniXceptionClassifier(EmotionClassifier):
             return np.zeros((0, len(self.labels)), np.float64)
         return self.predict_arrays(self.preprocess(faces))
 
+    @property
+    def temperature(self) -> float | None:
+        """From ``model.json`` in its artifacts folder (``model_dir``, else ``<models root>/fer_minixception``)."""
+        from core import paths
+        from core.models.card import ModelCard, ModelCardError
+
+        folder = getattr(self, "model_dir", None) or paths.models_root() / NAME
+        try:
+            return ModelCard.read(folder).temperature
+        except ModelCardError:
+            return None
+
+    def explainer(self):
+        return self.model, self.preprocess, False
+
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "labels": list(self.labels),
                 "weights": str(self.weights_path), "package_version": self.version,
