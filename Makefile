@@ -35,6 +35,7 @@ deepface-weights: venv
 	$(BIN)/python -m core.models.deepface_weights
 
 evaluate: venv
+	$(BIN)/python -m core calibrate --model fer2013_cnn --data $(FER2013_DIR) --split PublicTest
 	$(BIN)/python -m core evaluate --model fer2013_cnn --data $(FER2013_DIR) --split PublicTest --flip-tta
 	$(BIN)/python -m core evaluate --model fer2013_cnn --data $(FER2013_DIR) --split PrivateTest --flip-tta
 
@@ -50,3 +51,11 @@ train-resume: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/e2e/screenshots
+
+# Temperature scaling fitted on PublicTest and stored in the model's model.json (MODEL=fer_minixception, deepface...).
+# `make evaluate` runs it for the CNN first; rerun the model's evaluation afterwards to refresh metrics.json.
+.PHONY: calibrate
+MODEL ?= fer2013_cnn
+calibrate: venv
+	$(BIN)/python -m core calibrate --model $(MODEL) --data $(FER2013_DIR) --split PublicTest
+

@@ -11,7 +11,7 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.cli import bench, evaluate, models, predict, train
+    from core.cli import bench, calibrate, evaluate, explain, models, predict, train
 
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -20,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_parser(sub)
     evaluate.add_parser(sub)
     models.add_parser(sub)
+    explain.add_parser(sub)
+    calibrate.add_parser(sub)
     return parser
 
 

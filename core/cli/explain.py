@@ -1,0 +1,165 @@
+"""``python -m core explain``: Grad-CAM maps of every face in photos, one PNG per face and model.
+
+Each file ``OUT/<image stem>-face<N>-<model>.png`` is the face crop with the map of the explained
+emotion (the model's prediction, or ``--emotion``) overlaid on one absolute colour scale (dark: no
+influence, bright: the most), so maps of different models compare directly. ``--json`` gives, per
+face and model, the file, the emotion, its probability and the map's peak in full-image pixels.
+Bad files and exit codes as ``predict``: 0 all photos read, 2 a photo could not be read (or bad
+arguments), 1 no model could be loaded or explained.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from core.cli.common import positive_int
+from core.cli.predict import _model_choice
+
+
+class ExplainError(ValueError):
+    """A bad ``--emotion``/``--layer`` for a model; the message is one line."""
+
+
+def explainers(classifiers: dict, layer: str | None) -> tuple[dict, dict]:
+    """``{key: GradCam}`` for the classifiers that can be explained, and ``{key: why not}`` for the rest."""
+    from core.analysis.gradcam import GradCam, conv_layers
+
+    cams, skipped = {}, {}
+    for key, classifier in classifiers.items():
+        parts = classifier.explainer()
+        if parts is None:
+            skipped[key] = "not a Keras network, so no Grad-CAM"
+            continue
+        model, preprocess, letterbox = parts
+        if layer is not None and layer not in conv_layers(model):
+            raise ExplainError(f"{key} has no conv layer {layer!r}; its conv layers: {', '.join(conv_layers(model))}")
+        cams[key] = GradCam(model, layer, preprocess=preprocess, letterbox=letterbox)
+    return cams, skipped
+
+
+def class_index(classifier, emotion: str | None) -> int | None:
+    """The index of ``--emotion`` among the model's labels (None: explain its prediction)."""
+    if emotion is None:
+        return None
+    from core.labels import normalize_label
+
+    try:
+        label = normalize_label(emotion)
+    except ValueError as exc:
+        raise ExplainError(str(exc)) from None
+    if label not in classifier.labels:
+        raise ExplainError(f"{classifier.name} has no emotion {label!r}; its labels: {', '.join(classifier.labels)}")
+    return list(classifier.labels).index(label)
+
+
+def explain_image(image, faces, cams: dict, classifiers: dict, classes: dict, out: Path, stem: str) -> list[dict]:
+    """Write one overlay per face and model; returns the faces with, per model, file/emotion/probability/peak."""
+    import cv2
+
+    from core.analysis.gradcam import peak
+    from core.faces import crop_face
+    from core.presentation.explain_figures import overlay
+
+    results = []
+    for number, (face, source) in enumerate(faces, start=1):
+        crop = crop_face(image, face)
+        models = {}
+        for key, cam in cams.items():
+            explanation = cam.explain([crop], classes[key])[0]
+            target = out / f"{stem}-face{number}-{key}.png"
+            cv2.imwrite(str(target), cv2.cvtColor(overlay(crop, explanation.heatmap), cv2.COLOR_RGB2BGR))
+            x, y = peak(explanation.heatmap, (face.x, face.y, face.w, face.h))
+            models[key] = {"file": str(target), "emotion": classifiers[key].labels[explanation.class_index],
+                           "probability": round(explanation.probability, 6), "peak": {"x": x, "y": y},
+                           "layer": cam.layer}
+        results.append({"face": number, "region": face.region(), "source": source, "models": models})
+    return results
+
+
+def run(args) -> int:
+    import json
+
+    from core.analysis import pipeline
+    from core.faces import whole_image_face
+    from core.media.images import ImageDecodeError, decode_image
+
+    try:
+        classifiers, unavailable = pipeline.load_classifiers(args.model, args.model_dir)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name, reason in unavailable.items():
+        print(f"note: {name} unavailable: {reason}", file=sys.stderr)
+    if not classifiers:
+        print("error: no model could be loaded", file=sys.stderr)
+        return 1
+    try:
+        cams, skipped = explainers(classifiers, args.layer)
+        classes = {key: class_index(classifiers[key], args.emotion) for key in cams}
+    except ExplainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for name, reason in skipped.items():
+        print(f"note: {name}: {reason}", file=sys.stderr)
+    if not cams:
+        print("error: none of the loaded models can be explained", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"error: cannot create the output folder {out} ({exc.strerror or exc})", file=sys.stderr)
+        return 2
+    analyzer = pipeline.Analyzer(classifiers)
+    options = pipeline.AnalysisOptions(min_face_size=args.min_face_size)
+    detector = analyzer.face_detector(options)
+    payload, bad = [], 0
+    for path in args.images:
+        try:
+            image = decode_image(path, name=path)
+            faces = [(face, "detector") for face in detector.detect(image)[: options.max_faces]]
+            if not faces and args.whole_image:
+                faces = [(whole_image_face(image), "whole_image")]
+            results = explain_image(image, faces, cams, classifiers, classes, out, Path(path).stem)
+        except ImageDecodeError as exc:
+            bad += 1
+            print(f"error: {exc}", file=sys.stderr)
+            payload.append({"image": path, "error": exc.reason})
+            continue
+        except Exception as exc:  # anything else: one line, then the next photo
+            bad += 1
+            reason = " ".join(f"explanation failed ({type(exc).__name__}: {exc})".split())
+            print(f"error: {path}: {reason}", file=sys.stderr)
+            payload.append({"image": path, "error": reason})
+            continue
+        payload.append({"image": path, "width": int(image.shape[1]), "height": int(image.shape[0]), "faces": results})
+        if args.json:
+            continue
+        if not results:
+            print(f"{path}: no face found (--whole-image explains the whole image instead)", flush=True)
+        for face in results:
+            for key, m in face["models"].items():
+                print(f"{m['file']}: {path} face {face['face']} {key} {m['emotion']} {m['probability'] * 100:.1f}%, "
+                      f"peak at x={m['peak']['x']} y={m['peak']['y']}", flush=True)
+    if args.json:
+        print(json.dumps({"images": payload, "models": {k: {"layer": c.layer} for k, c in cams.items()},
+                          "unavailable": unavailable, "not_explained": skipped}, indent=2))
+    return 2 if bad else 0
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("explain", help="Grad-CAM maps: where each model looked, per face (PNG files)",
+                       description="Write, per face and model, OUT/<image stem>-face<N>-<model>.png: the face crop "
+                                   "with the Grad-CAM map of the predicted emotion (or --emotion) overlaid "
+                                   "(dark: no influence, bright: the most).")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="photos (JPEG, PNG, WebP, ...)")
+    p.add_argument("--model", default="both", type=_model_choice, metavar="{cnn,deepface,both,NAME}",
+                   help="cnn, deepface, both (default), or a registered model's name")
+    p.add_argument("--emotion", metavar="LABEL", help="explain this emotion instead of each model's prediction")
+    p.add_argument("--layer", metavar="NAME", help="conv layer to explain (default: the last one at least 6x6)")
+    p.add_argument("--out", default="explanations", metavar="DIR", help="output folder (default: explanations/)")
+    p.add_argument("--json", action="store_true", help="print faces, files, emotions and peaks as JSON")
+    p.add_argument("--model-dir", help="CNN model folder (default: $EMOTION_MODEL_DIR, else models/fer2013_cnn)")
+    p.add_argument("--whole-image", action="store_true", help="explain the whole image when no face is found")
+    p.add_argument("--min-face-size", type=positive_int, default=40, help="ignore faces smaller than this (pixels)")
+    p.set_defaults(func=run)
