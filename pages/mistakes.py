@@ -1,4 +1,5 @@
-"""Mistakes: the misclassified test images behind a confusion, with every model's verdict."""
+"""Mistakes: the misclassified test images behind a confusion, with every model's verdict, where the models
+disagree, and (on demand) Grad-CAM maps of what each model looked at."""
 from __future__ import annotations
 
 import math
@@ -12,8 +13,24 @@ from PIL import Image, UnidentifiedImageError
 from core.evaluation.metrics import metric_labels
 from core.presentation import artifacts, charts, tables
 from core.presentation.artifacts import ArtifactError
-from core.presentation.evaluations import find_evaluations, resolve_dataset_file
-from pages.common import evaluation_kinds, model_labeler, ordered_models, read, show_artifact_error, split_label
+from core.presentation.evaluations import (
+    disagreement_matrix,
+    disagreements,
+    find_evaluations,
+    pair_outcomes,
+    resolve_dataset_file,
+    rounded_for_csv,
+)
+from pages.common import (
+    dataset_folder_problem,
+    display_labeler,
+    evaluation_kinds,
+    model_folder,
+    ordered_models,
+    read,
+    show_artifact_error,
+    split_label,
+)
 
 COLUMNS = 6
 DATASET_HELP = ("Get FER2013 from Kaggle (https://www.kaggle.com/datasets/msambare/fer2013) and unzip it so the "
@@ -41,10 +58,9 @@ with st.sidebar:
     default_dir = artifacts.dataset_dir_from_env()
     typed = st.text_input("FER2013 folder", value=str(default_dir) if default_dir else "", key="dataset_dir",
                           placeholder="/path/to/fer2013", help="The folder holding train/ and test/ (FER2013_DIR).")
-dataset_dir = Path(typed).expanduser() if typed.strip() else None
-if dataset_dir is not None and not dataset_dir.is_dir():
-    st.sidebar.error(f"{dataset_dir}: no such folder.")
-    dataset_dir = None
+dataset_dir, folder_problem = dataset_folder_problem(typed)
+if folder_problem:
+    st.sidebar.error(folder_problem)
 
 # --------------------------------------------------------------------------- choices
 
@@ -61,13 +77,205 @@ for name in ordered_models(refs, kinds, cnn_folder):
 if not frames:
     st.stop()
 
-
-label = model_labeler(kinds, cnn_folder)
-
-
-model = middle.radio("Mistakes of", list(frames), format_func=label, horizontal=True, key=f"mistakes_model_{key}")
+label = display_labeler(kinds, cnn_folder)
+views = ["Mistakes of one model", "Where models disagree"] if len(frames) > 1 else ["Mistakes of one model"]
+view = middle.segmented_control("View", views, default=views[0], required=True, key="mistakes_view",
+                                help="Where models disagree: test images one model got right and another wrong.")
+show_maps = st.toggle("Show Grad-CAM maps (where the model looked)", key="mistakes_maps",
+                      help="Computed for the faces on this page, then cached. Bright: the parts of the face that pushed "
+                           "the model towards its answer most; dark: no influence. One colour scale for every model.")
 if "deepface" not in kinds.values():
     st.caption("DeepFace's predictions appear here once `make evaluate-deepface` has been run on a machine with its weights.")
+
+
+# --------------------------------------------------------------------------- images and maps
+
+def short_id(path: str) -> str:
+    """``test/fear/PrivateTest_1234.jpg`` -> ``#1234`` (the file name without the split prefix and suffix)."""
+    stem = Path(path).stem
+    prefix, _, rest = stem.rpartition("_")
+    return f"#{rest}" if prefix and rest else stem
+
+
+def read_face(path: str, root: Path | None = None) -> np.ndarray | None:
+    """The dataset image (under ``root``, default the chosen folder) as 8-bit grayscale, or None when
+    it cannot be found or read."""
+    root = root or dataset_dir
+    target = resolve_dataset_file(root, path) if root else None
+    if target is None:
+        return None
+    try:
+        with Image.open(target) as image:
+            return np.asarray(image.convert("L"))
+    except (OSError, UnidentifiedImageError, ValueError):
+        return None
+
+
+def enlarge(gray: np.ndarray) -> np.ndarray:
+    """48x48 FER2013 crops doubled (nearest neighbour) so that they are not blurred by the browser."""
+    if max(gray.shape) >= 96:
+        return gray
+    return np.asarray(Image.fromarray(gray).resize((gray.shape[1] * 2, gray.shape[0] * 2), Image.Resampling.NEAREST))
+
+
+@st.cache_resource(show_spinner="Loading the model for Grad-CAM (first time only)…", max_entries=4)
+def _grad_cam(model: str, folder: str, stamp: tuple):
+    """(GradCam, labels) for an evaluated model, or (None, why not). ``stamp`` only keys the cache."""
+    from core.analysis.gradcam import GradCam
+    from core.models import registry
+    from core.models.base import ModelUnavailable
+
+    try:
+        classifier = registry.get(model if model in registry.names() else folder)
+    except ModelUnavailable as exc:
+        return None, str(exc)
+    parts = classifier.explainer()
+    if parts is None:
+        return None, f"{model} is not a Keras network, so it has no Grad-CAM map"
+    network, preprocess, letterbox = parts
+    return GradCam(network, preprocess=preprocess, letterbox=letterbox), tuple(classifier.labels)
+
+
+@st.cache_data(show_spinner="Computing Grad-CAM maps for this page…", max_entries=64)
+def _overlays(model: str, folder: str, stamp: tuple, root: str, items: tuple) -> tuple[list, str | None]:
+    """Overlays (RGB, doubled like the gallery) for ``items`` = ((path, emotion), ...); None where the
+    image is missing. Cached per page of faces."""
+    from core.presentation.explain_figures import overlay
+
+    cam, labels = _grad_cam(model, folder, stamp)
+    if cam is None:
+        return [None] * len(items), labels
+    faces = [read_face(path, Path(root)) for path, _ in items]
+    present = [i for i, face in enumerate(faces) if face is not None and items[i][1] in labels]
+    out = [None] * len(items)
+    if present:
+        explained = cam.explain([faces[i] for i in present], [labels.index(items[i][1]) for i in present])
+        for i, explanation in zip(present, explained):
+            out[i] = overlay(enlarge(faces[i]), explanation.heatmap)
+    return out, None
+
+
+def maps_for(model: str, rows: list[dict], column: str) -> list:
+    """Grad-CAM overlays of ``model`` for the emotion in ``column`` of each row (e.g. its wrong answer)."""
+    folder = model_folder(refs[model])
+    stamp = tuple(artifacts.mtime(folder / f) for f in ("model.keras", "model.json"))
+    overlays, problem = _overlays(model, str(folder), stamp, str(dataset_dir),
+                                  tuple((r["path"], r[column]) for r in rows))
+    if problem:
+        st.warning(f"No Grad-CAM maps for {label(model)}: {problem}", icon=":material/warning:")
+    return overlays
+
+
+def verdict(row, name: str) -> str:
+    value = row.get(f"{name}_predicted")
+    if not isinstance(value, str):
+        return f"{label(name)}: —"
+    mark = ":green[✓]" if value == row["true"] else ":red[✗]"
+    return f"{label(name)}: {value} {row[f'{name}_confidence']:.0%} {mark}"
+
+
+def gallery(shown: pd.DataFrame, models: list[str], map_models: list[str]) -> None:
+    """The images of ``shown`` with every model's verdict; with the switch on, each of ``map_models``'
+    map of its own answer beside the image."""
+    if dataset_dir is None:
+        if folder_problem:
+            st.warning(f"Images are not shown: {folder_problem} " + DATASET_HELP, icon=":material/folder_off:")
+        else:
+            st.info("Images are not shown because no dataset folder is set. " + DATASET_HELP,
+                    icon=":material/folder_off:")
+        return
+    records = shown.to_dict("records")
+    overlays = {m: maps_for(m, records, f"{m}_predicted") for m in map_models} if show_maps else {}
+    if show_maps:
+        st.caption("Each map is for the emotion that model answered: " + ", ".join(
+            f"{label(m)}'s map follows its ✗ answer" if len(map_models) == 1 else label(m) for m in map_models)
+            + ". Bright = pushed the model towards that answer.")
+    missing = 0
+    per_row = COLUMNS // 2 if show_maps and len(map_models) > 1 else COLUMNS
+    for start in range(0, len(records), per_row):
+        for column, (offset, row) in zip(st.columns(per_row), enumerate(records[start:start + per_row])):
+            with column:
+                face = read_face(row["path"])
+                if face is None:
+                    missing += 1
+                    st.markdown(":gray-background[image not found]")
+                else:
+                    pictures = [enlarge(face)] + [overlays[m][start + offset] for m in overlays
+                                                  if overlays[m][start + offset] is not None]
+                    st.image(pictures, width=96 if len(pictures) > 1 else "stretch",
+                             caption=None if len(pictures) == 1 else ["image"] + [label(m) for m in overlays
+                                                                                  if overlays[m][start + offset] is not None])
+                lines = [f"true **{row['true']}**"] + [verdict(row, n) for n in models]
+                st.caption("  \n".join(lines + [f":gray[{short_id(row['path'])}]"]), help=f"`{row['path']}`")
+    if missing:
+        st.warning(f"{missing} of {len(records)} images were not found under `{dataset_dir}` (expected paths like "
+                   f"`{shown.iloc[0]['path']}`). Is this the folder the evaluation used?")
+
+
+def paged(rows: pd.DataFrame, state_key: str) -> pd.DataFrame:
+    p1, p2, _ = st.columns([1, 1, 3])
+    page_size = p1.selectbox("Per page", [12, 24, 48, 96], index=1, key="mistakes_page_size")
+    pages = max(1, math.ceil(len(rows) / page_size))
+    page = p2.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1,
+                           key=f"mistakes_page_{state_key}_{page_size}")
+    return rows.iloc[(page - 1) * page_size: page * page_size]
+
+
+def table_and_download(rows: pd.DataFrame, shown: pd.DataFrame, file_name: str, what: str) -> None:
+    with st.expander("As a table", expanded=dataset_dir is None):
+        table = shown.rename(columns={f"{n}_{c}": f"{label(n)} {c}" for n in frames for c in ("predicted", "confidence")})
+        for n in frames:  # confidences as percentages, like the captions above
+            if f"{label(n)} confidence" in table:
+                table[f"{label(n)} confidence"] = pd.to_numeric(table[f"{label(n)} confidence"], errors="coerce") * 100
+        st.dataframe(table, hide_index=True, key="mistakes-table",
+                     column_config={f"{label(n)} confidence": st.column_config.NumberColumn(format="%.1f%%")
+                                    for n in frames})
+        st.download_button(f"Download all {len(rows)} {what} (CSV)",
+                           rounded_for_csv(rows).to_csv(index=False).encode("utf-8"),
+                           file_name=file_name, mime="text/csv", on_click="ignore", key="mistakes-download",
+                           icon=":material/download:", help="Confidences in percent, rounded to 2 decimals.")
+
+
+joined = tables.join_predictions(frames)
+
+# --------------------------------------------------------------------------- where models disagree
+
+if view == "Where models disagree":
+    st.subheader("Where the models disagree")
+    st.caption("Test images one model got right and another wrong. Row: the model that was right; column: the model "
+               "that was wrong (images all models scored).")
+    matrix = disagreement_matrix(frames)
+    shown_matrix = matrix.rename(index=label, columns=label)
+    shown_matrix.index.name = "right ↓ / wrong →"
+    st.dataframe(shown_matrix.reset_index(), hide_index=True, key="disagreement-table")
+    names = list(frames)
+    c1, c2 = st.columns(2)
+    right_model = c1.selectbox("Right", names, format_func=label, key=f"disagree_right_{key}")
+    wrong_names = [n for n in names if n != right_model]
+    wrong_model = c2.selectbox("Wrong", wrong_names, format_func=label, key=f"disagree_wrong_{key}_{right_model}",
+                               index=max(range(len(wrong_names)), key=lambda i: matrix.loc[right_model, wrong_names[i]]))
+    outcomes = pair_outcomes(frames, right_model, wrong_model)
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("both right", f"{outcomes['both right']:,}")
+    m2.metric(f"only {label(right_model)} right", f"{outcomes['only first right']:,}")
+    m3.metric(f"only {label(wrong_model)} right", f"{outcomes['only second right']:,}")
+    m4.metric("both wrong", f"{outcomes['both wrong']:,}")
+    rows = disagreements(joined, right_model, wrong_model)
+    if rows.empty:
+        st.info(f"No image that {label(right_model)} got right and {label(wrong_model)} wrong.")
+        st.stop()
+    st.markdown(f"**{len(rows)} images** {label(right_model)} got right and {label(wrong_model)} wrong "
+                f"({label(wrong_model)}'s most confident mistakes first).")
+    shown = paged(rows, f"disagree_{key}_{right_model}_{wrong_model}")
+    gallery(shown, [right_model, wrong_model] + [n for n in frames if n not in (right_model, wrong_model)],
+            [right_model, wrong_model])
+    table_and_download(rows, shown, f"disagreements_{key}_{right_model}_right_{wrong_model}_wrong.csv",
+                       "disagreements")
+    st.stop()
+
+# --------------------------------------------------------------------------- mistakes of one model
+
+model = st.radio("Mistakes of", list(frames), format_func=label, horizontal=True, key=f"mistakes_model_{key}")
 predictions = frames[model]
 confusions = tables.confusion_counts(predictions)
 if confusions.empty:
@@ -90,8 +298,8 @@ predicted = c2.selectbox("Predicted as", candidates, index=candidates.index(best
 order = c3.radio("Order", ["most confident first", "least confident first"], key="mistakes_order",
                  help=f"By {label(model)}'s confidence in its wrong answer.")
 
-joined = tables.join_predictions({model: predictions, **{n: f for n, f in frames.items() if n != model}})
-rows = tables.mistakes(joined, model, true, predicted, most_confident_first=order.startswith("most"))
+ordered = tables.join_predictions({model: predictions, **{n: f for n, f in frames.items() if n != model}})
+rows = tables.mistakes(ordered, model, true, predicted, most_confident_first=order.startswith("most"))
 total = len(predictions[predictions["true"] == true])
 st.markdown(f"**{len(rows)} of {total} `{true}` images** were called **{predicted}** by {label(model)}"
             + (f" ({len(rows) / total:.1%})." if total else "."))
@@ -99,71 +307,6 @@ if rows.empty:
     st.info("No image of this confusion: pick another pair above.")
     st.stop()
 
-p1, p2, _ = st.columns([1, 1, 3])
-page_size = p1.selectbox("Per page", [12, 24, 48, 96], index=1, key="mistakes_page_size")
-pages = max(1, math.ceil(len(rows) / page_size))
-page = p2.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1,
-                       key=f"mistakes_page_{key}_{model}_{true}_{predicted}_{page_size}")
-shown = rows.iloc[(page - 1) * page_size: page * page_size]
-
-others = [n for n in frames if n != model]
-
-
-def verdict(row, name: str) -> str:
-    value = row.get(f"{name}_predicted")
-    if not isinstance(value, str):
-        return f"{label(name)}: —"
-    mark = ":green[✓]" if value == row["true"] else ":red[✗]"
-    return f"{label(name)}: {value} {row[f'{name}_confidence']:.0%} {mark}"
-
-
-def short_id(path: str) -> str:
-    """``test/fear/PrivateTest_1234.jpg`` -> ``#1234`` (the file name without the split prefix and suffix)."""
-    stem = Path(path).stem
-    prefix, _, rest = stem.rpartition("_")
-    return f"#{rest}" if prefix and rest else stem
-
-
-def load_image(path: str) -> np.ndarray | None:
-    target = resolve_dataset_file(dataset_dir, path) if dataset_dir else None
-    if target is None:
-        return None
-    try:
-        with Image.open(target) as image:
-            gray = image.convert("L")
-            return np.asarray(gray.resize((gray.width * 2, gray.height * 2), Image.Resampling.NEAREST)
-                              if max(gray.size) < 96 else gray)
-    except (OSError, UnidentifiedImageError, ValueError):
-        return None
-
-
-if dataset_dir is None:
-    st.info("Images are not shown because no dataset folder is set. " + DATASET_HELP, icon=":material/folder_off:")
-else:
-    missing = 0
-    records = shown.to_dict("records")
-    for start in range(0, len(records), COLUMNS):
-        for column, row in zip(st.columns(COLUMNS), records[start:start + COLUMNS]):
-            with column:
-                image = load_image(row["path"])
-                if image is None:
-                    missing += 1
-                    st.markdown(":gray-background[image not found]")
-                else:
-                    st.image(image, width="stretch")
-                lines = [f"true **{row['true']}**", verdict(row, model)] + [verdict(row, n) for n in others]
-                st.caption("  \n".join(lines + [f":gray[{short_id(row['path'])}]"]), help=f"`{row['path']}`")
-    if missing:
-        st.warning(f"{missing} of {len(records)} images were not found under `{dataset_dir}` (expected paths like "
-                   f"`{shown.iloc[0]['path']}`). Is this the folder the evaluation used?")
-
-with st.expander("As a table", expanded=dataset_dir is None):
-    table = shown.rename(columns={f"{n}_{c}": f"{label(n)} {c}" for n in frames for c in ("predicted", "confidence")})
-    for n in frames:  # confidences as percentages with one decimal, like the captions above
-        table[f"{label(n)} confidence"] = pd.to_numeric(table[f"{label(n)} confidence"], errors="coerce") * 100
-    st.dataframe(table, hide_index=True, key="mistakes-table",
-                 column_config={f"{label(n)} confidence": st.column_config.NumberColumn(format="%.1f%%")
-                                for n in frames})
-    st.download_button(f"Download all {len(rows)} mistakes (CSV)", rows.to_csv(index=False).encode("utf-8"),
-                       file_name=f"mistakes_{key}_{true}_as_{predicted}.csv", mime="text/csv", on_click="ignore",
-                       key="mistakes-download", icon=":material/download:")
+shown = paged(rows, f"{key}_{model}_{true}_{predicted}")
+gallery(shown, [model] + [n for n in frames if n != model], [model])
+table_and_download(rows, shown, f"mistakes_{key}_{true}_as_{predicted}.csv", "mistakes")

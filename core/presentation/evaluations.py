@@ -172,3 +172,77 @@ def resolve_dataset_file(root: str | Path, relative: str) -> Path | None:
     if not target.is_relative_to(base) or not target.is_file():
         return None
     return target
+
+
+def cross_dataset_frame(evaluations: dict[str, dict[str, EvalRef]], read, label=str) -> pd.DataFrame | None:
+    """Model x dataset split: ``<split> accuracy`` (percent) and ``<split> macro F1`` columns, one row per
+    model; None unless the evaluations cover at least two datasets. ``read(ref)`` returns a metrics
+    dict (unreadable ones are left out); ``label(model)`` names the rows."""
+    datasets = {ref.dataset for refs in evaluations.values() for ref in refs.values()}
+    if len(datasets) < 2:
+        return None
+    rows: dict[str, dict] = {}
+    for key, refs in evaluations.items():
+        for model, ref in refs.items():
+            try:
+                metrics = read(ref)
+            except ArtifactError:
+                continue
+            row = rows.setdefault(model, {"model": label(model)})
+            row[f"{key} accuracy"] = metrics["accuracy"] * 100
+            row[f"{key} macro F1"] = metrics["macro_f1"]
+    if not rows:
+        return None
+    columns = ["model"] + [f"{key} {m}" for key in evaluations for m in ("accuracy", "macro F1")]
+    frame = pd.DataFrame(list(rows.values()))
+    return frame.reindex(columns=[c for c in columns if c in frame.columns])
+
+
+def correctness(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per image every model scored (joined on ``path``): ``true`` and, per model, whether
+    it was right (bool column named after the model)."""
+    joined = None
+    for model, frame in frames.items():
+        part = frame[["path", "true", "predicted"]].drop_duplicates("path")
+        part = part.assign(**{model: part["predicted"] == part["true"]}).drop(columns=["predicted"])
+        joined = part if joined is None else joined.merge(part.drop(columns=["true"]), on="path", how="inner")
+    return joined if joined is not None else pd.DataFrame(columns=["path", "true"])
+
+
+def disagreement_matrix(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """For every ordered pair of models: how many images the row model got right and the column
+    model wrong (the diagonal is left empty). Index and columns are the model names."""
+    right = correctness(frames)
+    models = list(frames)
+    table = pd.DataFrame(index=models, columns=models, dtype="Int64")
+    for a in models:
+        for b in models:
+            if a != b:
+                table.loc[a, b] = int((right[a] & ~right[b]).sum())
+    return table
+
+
+def pair_outcomes(frames: dict[str, pd.DataFrame], a: str, b: str) -> dict[str, int]:
+    """Images of two models by outcome: both right, only ``a`` right, only ``b`` right, both wrong."""
+    right = correctness({a: frames[a], b: frames[b]})
+    return {"both right": int((right[a] & right[b]).sum()), "only first right": int((right[a] & ~right[b]).sum()),
+            "only second right": int((~right[a] & right[b]).sum()),
+            "both wrong": int((~right[a] & ~right[b]).sum())}
+
+
+def disagreements(joined: pd.DataFrame, right_model: str, wrong_model: str) -> pd.DataFrame:
+    """Rows of :func:`core.presentation.tables.join_predictions` that ``right_model`` got right and
+    ``wrong_model`` wrong, the wrong model's most confident mistakes first."""
+    rows = joined[(joined[f"{right_model}_predicted"] == joined["true"])
+                  & joined[f"{wrong_model}_predicted"].notna()
+                  & (joined[f"{wrong_model}_predicted"] != joined["true"])]
+    return rows.sort_values([f"{wrong_model}_confidence", "path"], ascending=[False, True]).reset_index(drop=True)
+
+
+def rounded_for_csv(rows: pd.DataFrame) -> pd.DataFrame:
+    """A download copy: every ``*_confidence`` column (a 0-1 fraction) in percent with 2 decimals, the
+    unit the app's other CSVs use."""
+    out = rows.copy()
+    for column in [c for c in out.columns if c.endswith("_confidence") or c == "confidence"]:
+        out[column] = (pd.to_numeric(out[column], errors="coerce") * 100).round(2)
+    return out
