@@ -128,6 +128,11 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
                     "cnn_batch64_faces_per_s": round(64 / (batch["p50"] / 1000.0), 1),
                     "cnn_batch64_faces_per_s_at_p95": round(64 / (batch["p95"] / 1000.0), 1)})
 
+    # Grad-CAM per face (issue 12): one face at a time, the explainer compiled once per model -------
+    log("timing Grad-CAM per face ...")
+    results.update(gradcam_timings({"cnn": cnn, **({"deepface": df} if df else {})}, crop,
+                                   repeats["cnn_face"], repeats["warmup"] * 5))
+
     # Photos: ours vs DeepFace, interleaved ------------------------------------------------------
     ours = Analyzer({"cnn": cnn})
     theirs_crops = Analyzer({"deepface": df}) if df else None
@@ -207,6 +212,24 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
         out.parent.mkdir(parents=True, exist_ok=True)
         write_json(out, _ordered(results))
     return results
+
+
+def gradcam_timings(classifiers: dict, crop, repeats: int, warmup: int) -> dict:
+    """``gradcam_<model>_face_ms_p50``/``_p95``: one face's Grad-CAM map (predicted class, default
+    layer, resized to the crop) per model that has an explainer; ``gradcam_<model>_layer`` names the layer."""
+    from core.analysis.gradcam import GradCam
+
+    out = {}
+    for name, classifier in classifiers.items():
+        parts = classifier.explainer()
+        if parts is None:
+            continue
+        model, preprocess, letterbox = parts
+        cam = GradCam(model, preprocess=preprocess, letterbox=letterbox)
+        stats = summarize(repeat_ms(lambda cam=cam: cam.explain([crop]), repeats, warmup))
+        out.update({f"gradcam_{name}_face_ms_p50": stats["p50"], f"gradcam_{name}_face_ms_p95": stats["p95"],
+                    f"gradcam_{name}_layer": cam.layer})
+    return out
 
 
 def _ordered(results: dict) -> dict:
