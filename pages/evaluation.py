@@ -154,9 +154,9 @@ for column, name in zip(column_rows(len(metrics)), names):
         if temperature is not None and isinstance(calibration.get("bins_temperature_scaled"), list):
             series[f"temperature-scaled (T={temperature:.2f})"] = calibration["bins_temperature_scaled"]
         st.plotly_chart(reliability_figure(series), key=f"reliability-{name}")
-        table = pd.DataFrame(calibration_rows(calibration))
+        table = pd.DataFrame(calibration_rows(calibration)).rename(columns={"after temperature scaling": "after T"})
         if temperature is None:
-            table = table.drop(columns=["after temperature scaling"])
+            table = table.drop(columns=["after T"])
         st.dataframe(table, hide_index=True, key=f"calibration-{name}",
                      column_config={c: st.column_config.NumberColumn(format="%.4f") for c in table.columns
                                     if c != "measure"})

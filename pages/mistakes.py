@@ -245,7 +245,7 @@ if view == "Where models disagree":
     st.caption("Test images one model got right and another wrong. Row: the model that was right; column: the model "
                "that was wrong (images all models scored).")
     matrix = disagreement_matrix(frames)
-    shown_matrix = matrix.rename(index=label, columns=label)
+    shown_matrix = matrix.astype(object).where(matrix.notna(), "—").rename(index=label, columns=label)
     shown_matrix.index.name = "right ↓ / wrong →"
     st.dataframe(shown_matrix.reset_index(), hide_index=True, key="disagreement-table")
     names = list(frames)

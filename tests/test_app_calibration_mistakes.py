@@ -100,9 +100,9 @@ def test_evaluation_reliability_diagram_and_calibration_table(env):
     rows = dict(zip(cnn_table["measure"], cnn_table["before"]))
     assert rows["expected calibration error (ECE)"] == pytest.approx(metrics["ece"])
     assert rows["negative log-likelihood"] == pytest.approx(metrics["nll"])
-    after = dict(zip(cnn_table["measure"], cnn_table["after temperature scaling"]))
+    after = dict(zip(cnn_table["measure"], cnn_table["after T"]))
     assert after["Brier score"] == pytest.approx(metrics["brier_temperature_scaled"])
-    assert "after temperature scaling" not in deepface_table.columns  # no temperature: no "after" column
+    assert "after T" not in deepface_table.columns  # no temperature: no "after" column
     content = texts(at)
     assert f"T = {TEMPERATURE:.4f}, fitted on PublicTest, 3,589 images" in content
     assert "No temperature fitted yet" in content
@@ -167,7 +167,8 @@ def test_mistakes_disagreement_counts_match_the_predictions(env):
     expected = hand_counts(env)
     assert expected[("CNN", "DeepFace")] == 16 and expected[("DeepFace", "CNN")] == 5  # by construction of the guesses
     matrix = next(d.value for d in at.dataframe if "right ↓ / wrong →" in d.value.columns).set_index("right ↓ / wrong →")
-    assert matrix.loc["CNN", "DeepFace"] == 16 and matrix.loc["DeepFace", "CNN"] == 5
+    assert int(matrix.loc["CNN", "DeepFace"]) == 16 and int(matrix.loc["DeepFace", "CNN"]) == 5
+    assert matrix.loc["CNN", "CNN"] == "—"
     values = {m.label: m.value for m in at.metric}
     assert values["both right"] == str(expected["both right"]) and values["both wrong"] == str(expected["both wrong"])
     assert values["only CNN right"] == "16" and values["only DeepFace right"] == "5"
