@@ -165,8 +165,8 @@ def test_explain_text_lines_emotion_and_bad_files(shipped_cnn, astronaut_file, t
     assert rc == 2
     lines = captured.out.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{out / 'astronaut-face1-cnn.png'}: ") and " cnn sad " in lines[0]
-    assert captured.err.strip().splitlines() == [f"error: {bad}: not an image in a supported format "
-                                                 f"(JPEG, PNG, WebP, BMP, TIFF, GIF)"] or "broken.jpg" in captured.err
+    errors = [line for line in captured.err.strip().splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(bad) in errors[0] and "not an image" in errors[0]
     assert "Traceback" not in captured.err
 
 
