@@ -50,3 +50,8 @@ train-resume: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/e2e/screenshots
+
+# Every model that is ready here (`python -m core models`) on both FER2013 test splits, into models/<model>/eval/.
+.PHONY: evaluate-all
+evaluate-all: venv
+	$(BIN)/python -m core evaluate --all --data $(FER2013_DIR) --split PublicTest,PrivateTest --flip-tta
