@@ -20,6 +20,7 @@ Registering a third model::
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +70,12 @@ class ModelSpec:
         return self.result_key or self.name
 
     def build(self, **options) -> EmotionClassifier:
-        return self.factory(**options)
+        """The classifier, carrying this registration's display name unless it names itself."""
+        classifier = self.factory(**options)
+        if self.display_name and getattr(classifier, "_display_name", None) is None:
+            with contextlib.suppress(AttributeError):  # a read-only display_name: the classifier keeps its own
+                classifier.display_name = self.display_name
+        return classifier
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
