@@ -111,3 +111,15 @@ def test_every_bad_zip_gives_its_message_in_the_page(app_env):
         errors = [e.value for e in at.error]
         assert len(errors) == 1 and message in errors[0] and "\n" not in errors[0], (case, errors)
         assert not at.get("download_button"), case
+
+
+@pytest.mark.slow
+def test_about_lists_every_registered_model_with_provenance(app_env):
+    at = run_app("about")
+    assert_ok(at)
+    zoo = table_with(at, "test splits seen in training?")
+    assert {"fer2013_cnn", "deepface", "fer_minixception", "constant"} <= set(zoo["name"])
+    fer = zoo[zoo["name"] == "fer_minixception"].iloc[0]
+    assert fer["licence"] == "MIT" and fer["training data"] == "FER2013"
+    assert fer["test splits seen in training?"].startswith("unknown")
+    assert zoo[zoo["name"] == "constant"].iloc[0]["status"] == "ready"
