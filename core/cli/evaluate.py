@@ -8,6 +8,8 @@ from core.cli.common import positive_int
 
 
 def run(args) -> int:
+    if _wants_labelled_run(args):
+        return run_labelled(args)
     from core import paths
     from core.data.datasets import DatasetError, load_dataset
     from core.evaluation.evaluate import eval_dir, evaluate, format_summary, model_identity
@@ -41,16 +43,104 @@ def run(args) -> int:
     return 0
 
 
+def _wants_labelled_run(args) -> bool:
+    """Anything beyond one model on one named split of a dataset folder: ``--all``, several models or
+    splits, split ``all`` (the default), a zip, or ``--out``."""
+    split = getattr(args, "split", None) or "all"
+    return (bool(getattr(args, "all", False)) or "," in str(args.model or "") or "," in split or split == "all"
+            or str(args.data).lower().endswith(".zip") or getattr(args, "out", None) is not None)
+
+
+def _load_labelled_data(args, splits):
+    from core.data.archive import load_labelled
+    from core.data.datasets import load_dataset
+
+    if splits == ["all"] or str(args.data).lower().endswith(".zip") or Path(args.data).suffix.lower() == ".zip":
+        return load_labelled(args.data)
+    dataset = load_dataset(args.data, args.kind)
+    for split in splits:
+        dataset.split(split)  # fail early, naming the splits that exist
+    return dataset
+
+
+def run_labelled(args) -> int:
+    """Every named (or, with ``--all``, every ready) model on each split; a zip or folder is evaluated whole
+    (split ``all``), labels a model lacks left out of its scores with a note. Writes
+    ``models/<model>/eval/<dataset>-<split>/`` (or ``--out DIR/<model>/``)."""
+    from core import paths
+    from core.data.datasets import DatasetError
+    from core.evaluation.evaluate import eval_dir, format_summary, model_identity, write_deepface_model_json
+    from core.evaluation.labelled import evaluate_model, write_result
+    from core.media.images import ImageDecodeError
+    from core.models import registry
+    from core.models.base import ModelUnavailable
+
+    if args.all:
+        names = [name for name, status in registry.available().items() if status.ready]
+    elif args.model:
+        names = registry.expand_cli_choice(args.model)
+    else:
+        print("error: name a model with --model NAME[,NAME...] or use --all", file=sys.stderr)
+        return 2
+    splits = [s.strip() for s in (args.split or "all").split(",") if s.strip()]
+    try:
+        dataset = _load_labelled_data(args, splits)
+    except DatasetError as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 1
+    for note in getattr(dataset, "notes", []):
+        print(f"note: {note}", file=sys.stderr)
+    failures = 0
+    for name in names:
+        try:
+            classifier = registry.get(name, args.models_dir)
+        except ModelUnavailable as exc:
+            print(f"error: {name}: {exc}", file=sys.stderr)
+            failures += 1
+            continue
+        model_name, kind = model_identity(classifier)
+        folder = getattr(classifier, "model_dir", None)
+        root = Path(folder).parent if folder is not None else Path(args.models_dir or paths.models_root())
+        for split in splits:
+            try:
+                result = evaluate_model(classifier, dataset, split, args.batch_size, progress=True,
+                                        limit=args.limit, flip_tta=args.flip_tta)
+            except (DatasetError, ImageDecodeError) as exc:
+                print(f"error: {model_name}: {' '.join(str(exc).split())}", file=sys.stderr)
+                failures += 1
+                continue
+            if args.out is not None:
+                out = Path(args.out) / model_name
+                out = out if len(splits) == 1 else out / f"{dataset.name}-{split}"
+            else:
+                out = eval_dir(root, model_name, dataset.name, split)
+            write_result(result, out)
+            if kind == "deepface" and args.out is None:
+                write_deepface_model_json(out.parent.parent, classifier)
+            if result.note:
+                print(f"note: {result.note}")
+            print(format_summary(result.metrics, out))
+    return 1 if failures else 0
+
+
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser("evaluate", help="evaluate a model on a dataset split; writes models/NAME/eval/",
                               description="Evaluate the CNN or DeepFace on one split of a labelled dataset and "
                                           "write metrics.json and predictions.csv under "
                                           "MODELS_DIR/NAME/eval/DATASET-SPLIT/.")
-    p.add_argument("--model", required=True, metavar="NAME",
-                   help="a registered model (fer2013_cnn, deepface; see `python -m core models`), "
-                        "or a model folder under --models-dir")
-    p.add_argument("--data", required=True, help="dataset folder or FER2013 CSV")
-    p.add_argument("--split", required=True, help="e.g. PublicTest or PrivateTest (FER2013), validation or test")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", metavar="NAME",
+                       help="a registered model (fer2013_cnn, deepface, fer_minixception; see `python -m core "
+                            "models`), several separated by commas, or a model folder under --models-dir")
+    which.add_argument("--all", action="store_true", help="every model that is ready here")
+    p.add_argument("--data", required=True, metavar="DIR_OR_ZIP",
+                   help="dataset folder, FER2013 CSV, or a zip of labelled faces (one folder per emotion, "
+                        "FER2013, KDEF or CK+ layout)")
+    p.add_argument("--split", default="all",
+                   help="e.g. PublicTest or PrivateTest (FER2013), validation or test; several separated by commas; "
+                        "'all' (default) evaluates every image")
+    p.add_argument("--out", metavar="DIR", help="write DIR/<model>/metrics.json and predictions.csv instead of "
+                                                "models/<model>/eval/<dataset>-<split>/")
     p.add_argument("--kind", default="auto", choices=["auto", "fer2013", "csv", "kdef", "folders"])
     p.add_argument("--limit", type=positive_int, help="evaluate only N images, spread evenly over the split (all classes)")
     p.add_argument("--flip-tta", action="store_true",

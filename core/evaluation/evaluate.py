@@ -19,6 +19,7 @@ Command line: ``python -m core evaluate --model fer2013_cnn --data DIR --split P
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -40,13 +41,15 @@ def model_identity(classifier) -> tuple[str, str]:
 
 
 def predict_records(classifier, dataset, records, batch_size: int = 256, flip: bool = False,
-                    progress: bool = True, desc: str | None = None) -> np.ndarray:
+                    progress: bool = True, desc: str | None = None,
+                    on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """Probabilities ``(len(records), len(classifier.labels))`` for dataset records, in batches.
 
     A classifier with the ``array_batches`` capability (the CNN) takes a fast path (grayscale read,
     its own preprocessing, batched forward pass); any
     other classifier gets the crops as BGR uint8 arrays through ``predict``. ``flip`` mirrors
-    every image horizontally first.
+    every image horizontally first. ``on_progress(done, total)`` is called after each batch (e.g. to
+    move a progress bar in the app).
     """
     import cv2
     from tqdm import tqdm
@@ -75,6 +78,8 @@ def predict_records(classifier, dataset, records, batch_size: int = 256, flip: b
                                  f"expected {(len(chunk), k)}")
             out[start:start + len(chunk)] = probs
             bar.update(len(chunk))
+            if on_progress is not None:
+                on_progress(start + len(chunk), len(records))
     return out
 
 
@@ -142,14 +147,17 @@ def spread_sample(records: list, limit: int | None) -> list:
 
 
 def evaluate(classifier, dataset, split: str, out_dir: str | Path | None = None, limit: int | None = None,
-             flip_tta: bool = False, batch_size: int = 256, progress: bool = True) -> dict:
+             flip_tta: bool = False, batch_size: int = 256, progress: bool = True,
+             on_progress: Callable[[int, int], None] | None = None, return_predictions: bool = False):
     """Evaluate ``classifier`` on ``dataset``'s ``split``; returns the ``metrics.json`` dict.
 
     ``out_dir`` is the folder that receives ``metrics.json`` and ``predictions.csv`` (see
     :func:`eval_dir`; ``None`` writes nothing); for DeepFace in the standard layout,
     ``models/deepface/model.json`` is written too. ``limit`` keeps N images spread evenly over the
     split in the dataset's order (which is sorted by class, so every class stays represented),
-    and is recorded.
+    and is recorded. ``on_progress(done, total)`` follows the single pass batch by batch.
+    ``return_predictions=True`` returns ``(metrics, predictions)``, the ``predictions.csv`` table as a
+    DataFrame (kept in memory when ``out_dir`` is None: the app's own-data page).
     """
     from core.training.provenance import git_commit
 
@@ -163,7 +171,7 @@ def evaluate(classifier, dataset, split: str, out_dir: str | Path | None = None,
 
     started = time.perf_counter()
     probs = predict_records(classifier, dataset, records, batch_size, progress=progress,
-                            desc=f"{model_name} {dataset.name}-{split}")
+                            desc=f"{model_name} {dataset.name}-{split}", on_progress=on_progress)
     wall = time.perf_counter() - started
     predicted = [classifier_labels[i] for i in probs.argmax(axis=1)]
     truth = [r.label for r in records]
@@ -191,15 +199,15 @@ def evaluate(classifier, dataset, split: str, out_dir: str | Path | None = None,
     })
     add_calibration(metrics, probs, [classifier_labels.index(t) if t in classifier_labels else -1 for t in truth],
                     getattr(classifier, "temperature", None))
+    frame = predictions_frame(records, probs, classifier_labels, labels) if out_dir or return_predictions else None
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        frame = predictions_frame(records, probs, classifier_labels, labels)
         atomic_write(out / "predictions.csv", lambda tmp: frame.to_csv(tmp, index=False))
         write_json(out / "metrics.json", metrics)
         if model_kind == "deepface" and out.parent.name == "eval":  # models/deepface/eval/<dataset>-<split>
             write_deepface_model_json(out.parent.parent, classifier)
-    return metrics
+    return (metrics, frame) if return_predictions else metrics
 
 
 def format_summary(metrics: dict, out_dir: str | Path | None = None) -> str:

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
-import os
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -252,11 +250,8 @@ def model_card(classifier: FerMiniXceptionClassifier | None = None) -> dict:
 
 
 def write_model_json(model_dir: str | Path, classifier: FerMiniXceptionClassifier | None = None) -> Path:
-    """Write ``model_dir/model.json`` (atomically) from :func:`model_card`; returns its path."""
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    path = model_dir / "model.json"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(model_card(classifier), indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
+    """Write ``model_dir/model.json`` (atomically, through :class:`core.models.card.ModelCard`) from
+    :func:`model_card`; returns its path."""
+    from core.models.card import ModelCard
+
+    return ModelCard.from_dict(model_card(classifier)).write(model_dir)

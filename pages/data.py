@@ -1,0 +1,224 @@
+"""Your data: every ready model evaluated on the user's own labelled faces (a zip upload or a server folder).
+
+Images stay in memory (decoded from the upload's bytes, never extracted or written); the results, the
+mistakes gallery and the downloadable zip of ``<model>/metrics.json`` and ``<model>/predictions.csv`` are
+built in memory too. The work is :func:`core.evaluation.labelled.evaluate_source`; this page adds the
+widgets, the progress bar and the same figures as the Evaluation page.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.data.archive import ArchiveError
+from core.data.datasets import DatasetError
+from core.evaluation import labelled
+from core.presentation import artifacts, charts, tables
+from core.presentation.artifacts import ArtifactError
+from core.presentation.evaluations import find_evaluations
+from pages.common import read, split_label
+
+CROPS, PHOTOS = "face crops", "photos: detect faces first"
+RESULT_KEY = "data_report"
+GALLERY_SIZE = 24
+
+
+@st.cache_resource(show_spinner="Loading the models (first time only)…", max_entries=2)
+def _ready_models(names: tuple[str, ...], cnn_stamp: tuple) -> tuple[dict, dict]:
+    from core.models import registry
+
+    classifiers, unavailable = {}, {}
+    for name in names:
+        try:
+            classifier = registry.get(name)
+        except Exception as exc:  # noqa: BLE001 - one model failing to load must not stop the others
+            unavailable[name] = " ".join(str(exc).split())
+            continue
+        classifiers[getattr(classifier, "model_id", name)] = classifier
+    return classifiers, unavailable
+
+
+def ready_models() -> tuple[dict, dict]:
+    """Every registered model that is ready here, loaded once; and why the others are not."""
+    from core.models import registry
+
+    status = registry.available()
+    folder = registry.cnn_folder()
+    stamp = tuple(artifacts.mtime(folder / f) for f in ("model.keras", "model.json"))
+    classifiers, failed = _ready_models(tuple(n for n, s in status.items() if s.ready), stamp)
+    return classifiers, {**{n: s.reason for n, s in status.items() if not s.ready}, **failed}
+
+
+def face_detector():
+    """The pipeline's face detector with its default settings (as the Compare page uses it)."""
+    from core.analysis.pipeline import AnalysisOptions, Analyzer
+
+    class _NoModel:
+        labels = ()
+
+    return Analyzer({"none": _NoModel()}).face_detector(AnalysisOptions())
+
+
+def fer2013_reference(models) -> dict[str, dict[str, dict]]:
+    """Each model's stored FER2013 figures: ``{model: {"fer2013 / PrivateTest": metrics}}``."""
+    reference: dict[str, dict[str, dict]] = {}
+    for key, refs in find_evaluations(artifacts.models_root(), extra_model_dirs=[artifacts.model_dir()]).items():
+        if not key.lower().startswith("fer2013-"):
+            continue
+        for model, ref in refs.items():
+            if model in models:
+                try:
+                    reference.setdefault(model, {})[split_label(key)] = read("metrics", ref.path)
+                except ArtifactError:
+                    continue
+    return reference
+
+
+# --------------------------------------------------------------------------- input
+
+st.title("Your data: how the models score on your own labelled faces")
+st.markdown("Upload a **zip of labelled faces** — one folder per emotion (`happy/`, `sad/`, … under any usual "
+            "name), or the FER2013, KDEF or CK+ layout — or name a folder on this server. Every ready model is "
+            "evaluated on all the images. **Your images stay in memory**: nothing is extracted or written to disk.")
+source_kind = st.radio("Where are the images?", ["Upload a zip", "A folder on this server"], horizontal=True,
+                       key="data_source_kind")
+upload = folder = None
+if source_kind == "Upload a zip":
+    upload = st.file_uploader("Upload a zip of labelled faces", type=["zip"], key="data_upload")
+else:
+    folder = st.text_input("Folder on the server", key="data_folder", placeholder="/path/to/faces",
+                           help="A folder with one sub-folder per emotion, or a FER2013 or KDEF folder.")
+image_kind = st.radio("The images are", [CROPS, PHOTOS], horizontal=True, key="data_image_kind",
+                      help="Face crops (like FER2013 and CK+) go to the models as they are. Photos first go through "
+                           "the face detector of the Compare page; the largest face in each is evaluated, and "
+                           "photos without a face are counted and listed.")
+classifiers, unavailable = ready_models()
+if unavailable:
+    st.caption("Not evaluated (not ready here): " + "; ".join(f"**{n}** — {why}" for n, why in unavailable.items()))
+if not classifiers:
+    st.error("No model is ready here: run `python -m core models` to see why.")
+    st.stop()
+
+source = upload.getvalue() if upload is not None else (folder.strip() if folder else None)
+source = st.session_state.get("data_zip_bytes", source)  # tests put the zip's bytes here
+name = upload.name.rsplit(".", 1)[0].lower() if upload is not None else None
+if st.button(f"Evaluate {len(classifiers)} model{'s' if len(classifiers) != 1 else ''}", type="primary",
+             key="data_run", disabled=not source):
+    bar = st.progress(0.0, text="Reading the images…")
+    try:
+        report = labelled.evaluate_source(source, classifiers, photos=image_kind == PHOTOS,
+                                          detector=face_detector() if image_kind == PHOTOS else None, name=name,
+                                          on_progress=lambda text, fraction: bar.progress(fraction, text=text))
+    except (ArchiveError, DatasetError) as error:
+        st.session_state.pop(RESULT_KEY, None)
+        bar.empty()
+        st.error(" ".join(str(error).split()), icon=":material/error:")
+        st.stop()
+    bar.empty()
+    st.session_state[RESULT_KEY] = report
+
+report: labelled.Report | None = st.session_state.get(RESULT_KEY)
+if report is None:
+    st.stop()
+
+# --------------------------------------------------------------------------- what was read
+
+dataset, results = report.dataset, report.results
+st.subheader(f"{len(dataset.records)} images of {dataset.name} ({dataset.layout} layout)")
+counts = pd.DataFrame([{"emotion": label, "images": n} for label, n in dataset.class_counts().items()])
+st.dataframe(counts.set_index("emotion").T, key="data-class-counts")
+if report.notes:
+    st.markdown("**Notes**  \n" + "  \n".join(f"• {note}" for note in report.notes))
+if getattr(dataset, "no_face", None):
+    with st.expander(f"Photos with no face found ({len(dataset.no_face)})"):
+        st.write(dataset.no_face)
+if not results:
+    st.error("No model could be scored on these images (see the notes).")
+    st.stop()
+
+# --------------------------------------------------------------------------- figures
+
+metrics = {name: r.metrics for name, r in results.items()}
+label = {name: r.display_name for name, r in results.items()}
+st.subheader("Headline numbers")
+columns = iter(st.columns(max(4, 2 * len(metrics))))
+for name, m in metrics.items():
+    next(columns).metric(f"{label[name]} accuracy", f"{m['accuracy']:.1%}",
+                         help=f"Share of the {m['n_images']:,} images with an emotion this model knows that it got "
+                              f"right.")
+    next(columns).metric(f"{label[name]} macro F1", f"{m['macro_f1']:.3f}")
+headline = pd.DataFrame([{"model": label[n], "accuracy": m["accuracy"] * 100, "macro F1": m["macro_f1"],
+                          "weighted F1": m["weighted_f1"], "images scored": m["n_images"],
+                          "left out": sum(m.get("excluded_labels", {}).values()),
+                          "images / s": m.get("images_per_second")} for n, m in metrics.items()])
+st.dataframe(headline, hide_index=True, key="data-headline",
+             column_config={"accuracy": st.column_config.NumberColumn(format="%.1f%%"),
+                            "macro F1": st.column_config.NumberColumn(format="%.3f"),
+                            "weighted F1": st.column_config.NumberColumn(format="%.3f"),
+                            "images / s": st.column_config.NumberColumn(format="%.0f")})
+st.download_button("Download the results (zip: <model>/metrics.json, <model>/predictions.csv)",
+                   data=labelled.results_zip(results), file_name=f"{dataset.name}-evaluation.zip",
+                   mime="application/zip", key="data-download", icon=":material/download:")
+
+st.subheader("Confusion matrices")
+normalize = st.segmented_control("Show", ["counts", "row-normalised"], default="counts", key="data_cm_mode",
+                                 required=True) == "row-normalised"
+for column, (name, m) in zip(st.columns(len(metrics)), metrics.items()):
+    cm = m["confusion_matrix"]
+    column.plotly_chart(charts.confusion_heatmap(cm["labels"], cm["counts"], normalize=normalize, title=label[name],
+                                                 model=m.get("model_kind")), key=f"data-cm-{name}")
+
+st.subheader("Per-class precision, recall and F1")
+labels = list(dict.fromkeys(x for m in metrics.values() for x in m["labels"]))
+st.plotly_chart(charts.per_class_bars({label[n]: m["per_class"] for n, m in metrics.items()}, labels),
+                key="data-per-class-chart")
+per_class = tables.per_class_frame({label[n]: m for n, m in metrics.items()})
+st.dataframe(per_class, hide_index=True, key="data-per-class-table",
+             column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")})
+
+calibrated = {n: m["calibration"] for n, m in metrics.items() if m.get("calibration")}
+if calibrated:
+    from core.presentation.explain_figures import calibration_rows, reliability_figure
+
+    st.subheader("Calibration: are the confidences right?")
+    st.plotly_chart(reliability_figure({label[n]: c["bins"] for n, c in calibrated.items()},
+                                       title="Reliability (below the diagonal: over-confident)"),
+                    key="data-reliability")
+    rows = [{"model": label[n], **{r["measure"]: r["before"] for r in calibration_rows(c)}}
+            for n, c in calibrated.items()]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="data-calibration-table")
+
+# --------------------------------------------------------------------------- mistakes
+
+st.subheader("Mistakes on your images")
+model = st.selectbox("Model", list(results), format_func=lambda n: label[n], key="data_mistakes_model")
+wrong = labelled.mistakes(results[model], GALLERY_SIZE)
+if wrong.empty:
+    st.success("No mistakes: every image was classified correctly.")
+else:
+    st.caption(f"The {len(wrong)} most confident mistakes of {label[model]} "
+               f"({int((results[model].predictions['true'] != results[model].predictions['predicted']).sum())} "
+               f"in all).")
+    records = {r.rel_path: r for r in dataset.records}
+    grid = st.columns(6)
+    for i, row in enumerate(wrong.itertuples(index=False)):
+        with grid[i % 6]:
+            st.image(dataset.read(records[row.path], grayscale=False), channels="BGR", width="stretch")
+            st.caption(f"true **{row.true}**, predicted **{row.predicted}** ({row.confidence:.0%})")
+
+# --------------------------------------------------------------------------- cross-dataset
+
+st.subheader("Compared with FER2013")
+if st.toggle("Compare with the models' FER2013 test figures", key="data_compare"):
+    reference = fer2013_reference(set(results))
+    rows = labelled.comparison_rows(results, reference)
+    frame = pd.DataFrame(rows)
+    frame["accuracy"] = pd.to_numeric(frame["accuracy"], errors="coerce") * 100
+    st.dataframe(frame, hide_index=True, key="data-cross-dataset",
+                 column_config={"accuracy": st.column_config.NumberColumn(format="%.1f%%"),
+                                "macro F1": st.column_config.NumberColumn(format="%.3f")})
+    if not reference:
+        st.caption("No stored FER2013 evaluations for these models yet (`make evaluate-all`).")
+    if "fer_minixception" in results:
+        st.caption("fer mini-Xception was trained on FER2013; whether its training saw the test splits is unknown, "
+                   "so its FER2013 figures may be optimistic.")
