@@ -63,9 +63,8 @@ calibrate: venv
 # Every model that is ready here (`python -m core models`) on both FER2013 test splits, into models/<model>/eval/.
 .PHONY: evaluate-all
 # Each model's temperature is fitted on PublicTest first (as `make evaluate` does for the CNN).
-READY_MODELS = $(BIN)/python -c "import json, subprocess, sys; print(' '.join(m['name'] for m in json.loads(subprocess.run([sys.executable, '-m', 'core', 'models', '--json'], capture_output=True, text=True, check=True).stdout) if m['ready']))"
 evaluate-all: venv
-	for model in $$($(READY_MODELS)); do \
+	for model in $$($(BIN)/python -m core models --ready); do \
 	  $(BIN)/python -m core calibrate --model $$model --data $(FER2013_DIR) --split PublicTest || exit 1; \
 	done
 	$(BIN)/python -m core evaluate --all --data $(FER2013_DIR) --split PublicTest,PrivateTest --flip-tta

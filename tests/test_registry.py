@@ -132,6 +132,9 @@ def test_models_command_lists_every_model(third_model, without_deepface, capsys)
     assert listed["deepface"]["status"] == "unavailable" and "make deepface-weights" in listed["deepface"]["reason"]
     assert listed["constant"] == {"name": "constant", "ready": True, "status": "ready", "reason": None,
                                   "location": "built in"}
+    assert main(["models", "--ready"]) == 0
+    ready = capsys.readouterr().out.split()
+    assert "constant" in ready and "deepface" not in ready
 
 
 def test_models_command_lists_other_model_folders(monkeypatch, tmp_path, tiny_model_dir, capsys):
