@@ -29,6 +29,8 @@ PAGES = [
     st.Page("pages/training.py", title="Training", icon=":material/monitoring:"),
     st.Page("pages/evaluation.py", title="Evaluation", icon=":material/analytics:"),
     st.Page("pages/mistakes.py", title="Mistakes", icon=":material/grid_view:"),
+    st.Page("pages/live.py", title="Live", icon=":material/videocam:"),
+    st.Page("pages/video.py", title="Video files", icon=":material/movie:"),
     st.Page("pages/about.py", title="About", icon=":material/info:"),
 ]
 

@@ -20,6 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_parser(sub)
     evaluate.add_parser(sub)
     models.add_parser(sub)
+    from core.cli import video
+
+    video.add_parser(sub)
     return parser
 
 
