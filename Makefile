@@ -50,3 +50,8 @@ train-resume: venv
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/e2e/screenshots
+
+# Live page soak: 10 minutes of fake-webcam stream, the server's memory must grow < 50 MB (not in make test).
+.PHONY: soak
+soak: venv
+	$(BIN)/python -m core.bench.soak --minutes $(or $(MINUTES),10) --limit-mb 50

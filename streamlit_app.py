@@ -19,6 +19,7 @@ if str(APP_DIR) not in sys.path:  # `core` and `pages.common` import from here
     sys.path.insert(0, str(APP_DIR))
 
 import streamlit as st  # noqa: E402
+import streamlit_webrtc  # noqa: E402,F401  (aiortc's libsrtp crashes the process when first loaded after TensorFlow)
 
 import core  # noqa: E402,F401  (sets the Keras backend before anything imports Keras)
 

@@ -45,7 +45,9 @@ processor: LiveProcessor | None = st.session_state.get("live_processor")
 if processor is None or st.session_state.get("live_settings") != settings:
     if processor is not None:
         processor.end()
-    processor = LiveProcessor(models.analyzer.classifiers, detector=detector, min_face_size=int(min_face))
+    # DeepFace at most every 0.4 s: on a busy CPU it would otherwise take the time the CNN's frames need.
+    processor = LiveProcessor(models.analyzer.classifiers, detector=detector, min_face_size=int(min_face),
+                              slow_every_s=0.4)
     st.session_state["live_processor"] = processor
     st.session_state["live_settings"] = settings
 
@@ -70,11 +72,15 @@ async def on_frames(frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
 
 video_column, readout_column = st.columns([3, 2], gap="medium")
 with video_column:
-    ctx = webrtc_streamer(
-        key="live", mode=WebRtcMode.SENDRECV, rtc_configuration=rtc, server_rtc_configuration=rtc,
-        media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}, "audio": False},
-        queued_video_frames_callback=on_frames, on_video_ended=processor.end, async_processing=True)
-playing = bool(ctx.state.playing)
+    try:
+        ctx = webrtc_streamer(
+            key="live", mode=WebRtcMode.SENDRECV, rtc_configuration=rtc, server_rtc_configuration=rtc,
+            media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}, "audio": False},
+            queued_video_frames_callback=on_frames, on_video_ended=processor.end, async_processing=True)
+    except Exception as error:  # e.g. no browser session (streamlit.testing), or WebRTC unavailable
+        ctx = None
+        st.error(f"The live stream cannot start here: {type(error).__name__}: {error}")
+playing = bool(ctx is not None and ctx.state.playing)
 if st.session_state.get("live_was_playing") and not playing:
     processor.end()  # STOP: the DeepFace thread ends now, the seconds stop counting
 st.session_state["live_was_playing"] = playing
@@ -92,7 +98,7 @@ def readout() -> None:
     cols[1].metric("Seconds", f"{snap.elapsed_s:.0f}")
     cols[2].metric("Faces", len({r.face for r in snap.readings}))
     if snap.readings:
-        st.dataframe(readout_table(snap.readings, snap.model_ms), hide_index=True, width="stretch")
+        st.table(readout_table(snap.readings, snap.model_ms).set_index("Face"))
     elif snap.frames:
         st.caption("No face in view.")
     else:
@@ -110,7 +116,7 @@ def chart() -> None:
     if not history:
         return
     st.subheader(f"Last {HISTORY_S:.0f} seconds")
-    figures = timelines(history, models.labels, window_s=HISTORY_S, height=280)
+    figures = timelines(history, models.labels, window_s=HISTORY_S, height=320)
     columns = st.columns(min(2, len(figures)))
     for i, (caption, figure) in enumerate(figures):
         columns[i % len(columns)].plotly_chart(figure, width="stretch", key=f"live_chart_{caption}",

@@ -177,7 +177,7 @@ def test_live_frames_write_nothing_and_log_no_image_data(sandbox, tiny_model_dir
     capfd.readouterr()
     with all_logs() as logs, watch_writes() as writes:
         live = LiveProcessor(classifiers, worker_idle_s=0.2)
-        for i, frame in enumerate(frames):
+        for frame in frames:
             live.submit(frame)
             live.process_newest()
         deadline = 200

@@ -23,7 +23,7 @@ def emotion_color(label: str, index: int = 0) -> str:
 
 
 def emotion_timeline(rows: pd.DataFrame, labels: Sequence[str], title: str, x_title: str = "seconds",
-                     x_range: tuple[float, float] | None = None, height: int = 300) -> go.Figure:
+                     x_range: tuple[float, float] | None = None, height: int = 320) -> go.Figure:
     """One line per emotion over ``time_s`` for rows of one model and one face."""
     fig = go.Figure()
     for i, label in enumerate(labels):
@@ -35,7 +35,7 @@ def emotion_timeline(rows: pd.DataFrame, labels: Sequence[str], title: str, x_ti
                                  hovertemplate=f"{label} %{{y:.0f}}%% at %{{x:.1f}} s<extra></extra>"))
     fig.update_layout(title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 14}}, height=height,
                       margin={"l": 50, "r": 10, "t": 36, "b": 10}, hovermode="x unified",
-                      legend={"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0, "xanchor": "left"},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.32, "x": 0, "xanchor": "left"},
                       uirevision=title)
     fig.update_yaxes(range=[0, 100], fixedrange=True, ticksuffix="%", title=None)
     fig.update_xaxes(title=x_title, range=list(x_range) if x_range else None)
