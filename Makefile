@@ -68,3 +68,8 @@ evaluate-all: venv
 	  $(BIN)/python -m core calibrate --model $$model --data $(FER2013_DIR) --split PublicTest || exit 1; \
 	done
 	$(BIN)/python -m core evaluate --all --data $(FER2013_DIR) --split PublicTest,PrivateTest --flip-tta
+
+# Live page soak: 10 minutes of fake-webcam stream, the server's memory must grow < 50 MB (not in make test).
+.PHONY: soak
+soak: venv
+	$(BIN)/python -m core.bench.soak --minutes $(or $(MINUTES),10) --limit-mb 50

@@ -19,6 +19,7 @@ if str(APP_DIR) not in sys.path:  # `core` and `pages.common` import from here
     sys.path.insert(0, str(APP_DIR))
 
 import streamlit as st  # noqa: E402
+import streamlit_webrtc  # noqa: E402,F401  (aiortc's libsrtp crashes the process when first loaded after TensorFlow)
 
 import core  # noqa: E402,F401  (sets the Keras backend before anything imports Keras)
 
@@ -30,6 +31,8 @@ PAGES = [
     st.Page("pages/evaluation.py", title="Evaluation", icon=":material/analytics:"),
     st.Page("pages/mistakes.py", title="Mistakes", icon=":material/grid_view:"),
     st.Page("pages/data.py", title="Your data", icon=":material/folder_zip:"),
+    st.Page("pages/live.py", title="Live", icon=":material/videocam:"),
+    st.Page("pages/video.py", title="Video files", icon=":material/movie:"),
     st.Page("pages/about.py", title="About", icon=":material/info:"),
 ]
 

@@ -175,6 +175,9 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
                     results[f"ratio_{name}_vs_cnn_{key}"] = ratio
             photos[key] = entry
     results["photos"] = photos
+    from core.bench.live import live_benchmarks  # live fps, detectors on the detection set, video throughput
+
+    results.update(live_benchmarks(cnn, quick, log))
     results["peak_rss_mib"] = peak_rss_mib()
 
     # In-app evaluation of a labelled zip (the "Your data" page) ---------------------------------------

@@ -11,7 +11,7 @@ import sys
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.cli import bench, calibrate, evaluate, explain, models, predict, train
+    from core.cli import bench, calibrate, evaluate, explain, models, predict, train, video
 
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_parser(sub)
     explain.add_parser(sub)
     calibrate.add_parser(sub)
+    video.add_parser(sub)
     return parser
 
 

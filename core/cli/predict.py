@@ -1,9 +1,53 @@
-"""``python -m core predict``: emotions of every face in photos, by one or both models."""
+"""``python -m core predict``: emotions of every face in photos (files or folders), by one or both models.
+
+``--csv OUT`` writes one row per image, face and model: ``image``, ``face``, ``x``, ``y``, ``w``,
+``h``, ``model``, ``dominant_emotion`` and ``p_<label>`` per label in percent (0-100), the columns
+of ``python -m core video`` without ``frame``/``time_s``.
+"""
 from __future__ import annotations
 
+import csv
 import sys
+from pathlib import Path
 
 from core.cli.common import positive_int
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
+
+
+def expand_images(paths: list[str]) -> list[str]:
+    """Files as given; folders replaced by every supported image under them (recursively, sorted)."""
+    out: list[str] = []
+    for text in paths:
+        path = Path(text)
+        if path.is_dir():
+            out.extend(str(p) for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        else:
+            out.append(text)
+    return out
+
+
+def csv_rows(result: dict, labels: list[str]) -> list[dict]:
+    """One row per face and model of one photo's result (``PhotoResult.to_dict()``)."""
+    rows = []
+    for face in result.get("faces", []):
+        region = face["region"]
+        for model, answer in face["models"].items():
+            row = {"image": result["image"], "face": face["face"], **{k: region[k] for k in ("x", "y", "w", "h")},
+                   "model": model, "dominant_emotion": answer["dominant_emotion"]}
+            row.update({f"p_{label}": answer["emotion"].get(label) for label in labels})
+            rows.append(row)
+    return rows
+
+
+def write_csv(path: str, results: list[dict], labels: list[str]) -> int:
+    columns = ["image", "face", "x", "y", "w", "h", "model", "dominant_emotion", *(f"p_{label}" for label in labels)]
+    rows = [row for result in results for row in csv_rows(result, labels)]
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return len(rows)
 
 
 def format_face_line(photo: str, face: dict) -> str:
@@ -35,9 +79,14 @@ def run(args) -> int:
         print(f"note: showing {', '.join(classifiers)} only", file=sys.stderr)
     analyzer = pipeline.Analyzer(classifiers)
     options = pipeline.AnalysisOptions(no_face="whole_image" if args.whole_image else "report",
-                                       deepface_mode=args.deepface_mode, min_face_size=args.min_face_size)
+                                       deepface_mode=args.deepface_mode, min_face_size=args.min_face_size,
+                                       detector=args.detector)
+    images = expand_images(args.images)
+    if not images:
+        print(f"error: no supported image in {', '.join(args.images)}", file=sys.stderr)
+        return 2
     results, bad = [], 0
-    for path in args.images:
+    for path in images:
         try:
             result = analyzer.analyze_source(path, name=path, options=options).to_dict()
         except ImageDecodeError as exc:
@@ -60,6 +109,10 @@ def run(args) -> int:
             print(f"{path}: no face found", flush=True)
         for face in result["faces"]:
             print(format_face_line(path, face), flush=True)
+    if args.csv:
+        labels = list(dict.fromkeys(label for c in classifiers.values() for label in c.labels))
+        count = write_csv(args.csv, results, labels)
+        print(f"wrote {count} rows ({len(images)} images) to {args.csv}", file=sys.stderr)
     if args.json:
         payload = results_payload(results, {n: c.describe() for n, c in classifiers.items()}, unavailable)
         print(json.dumps(payload, indent=2))
@@ -79,8 +132,19 @@ def _model_choice(text: str) -> str:
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("predict", help="emotions of every face in photos, by both models")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    from core.analysis.pipeline import AnalysisOptions
+    from core.faces.nms import DETECTOR_NAMES
+
+    default_detector = AnalysisOptions().detector  # the photo pipeline's default, whatever it is
+
+    p = sub.add_parser("predict", help="emotions of every face in photos or folders of photos, by both models")
+    p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR",
+                   help="image files, or folders searched recursively for images (.jpg .jpeg .jfif .png .webp .bmp "
+                        ".tif .tiff .gif)")
+    p.add_argument("--csv", metavar="OUT", help="also write one row per image, face and model to this CSV "
+                   "(image, face, x, y, w, h, model, dominant_emotion, p_<label> in percent)")
+    p.add_argument("--detector", default=default_detector, choices=DETECTOR_NAMES,
+                   help=f"face detector (default {default_detector})")
     p.add_argument("--model", default="both", type=_model_choice, metavar="{cnn,deepface,both}",
                    help="cnn, deepface, both (default), or a registered model's name (see `python -m core models`)")
     p.add_argument("--json", action="store_true", help="print the full results as JSON")

@@ -1,0 +1,136 @@
+"""Live: the webcam streamed through the models, every face boxed and labelled on every frame.
+
+Frames travel over WebRTC (streamlit-webrtc) to this server, are processed in memory by
+core.analysis.live.LiveProcessor and sent back drawn; nothing but numbers (time, face, model,
+probabilities) is kept, and only in this session's memory. No frame is written or logged.
+"""
+from __future__ import annotations
+
+import av
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+from core.analysis.live import DEFAULT_LIVE_DETECTOR, HISTORY_S, LiveProcessor, ice_configuration
+from core.faces.nms import DETECTOR_NAMES
+from core.presentation.timelines import readout_table, timelines
+from pages.common import load_models
+
+DETECTOR_HELP = {"haar": "Haar cascade (OpenCV): finds small faces, ~100 ms a frame",
+                 "blazeface": "BlazeFace short range: ~2 ms a frame, faces near the camera",
+                 "blazeface-full": "BlazeFace full range: ~5 ms, fewer false faces",
+                 "blazeface-or-haar": "BlazeFace, Haar when it finds nothing",
+                 "blazeface+haar": "both (most faces, ~70 ms a frame)"}
+
+st.title("Live")
+st.caption("Press START: your webcam is streamed to this app, every face is boxed and labelled by every model on "
+           "every processed frame (DeepFace as fast as it keeps up, its latest answer held), smoothed over about "
+           "half a second. Frames stay in memory and are never saved; STOP offers a CSV of what was seen.")
+
+models = load_models()
+if models.analyzer is None:
+    st.error("No model could be loaded, so the stream cannot be analysed (see the Compare page for what to do).")
+    st.stop()
+for name, reason in models.unavailable.items():
+    st.info(f"**{name} is unavailable.** {reason}", icon=":material/info:")
+
+with st.sidebar:
+    st.subheader("Live options")
+    detector = st.selectbox("Face detector", DETECTOR_NAMES, index=DETECTOR_NAMES.index(DEFAULT_LIVE_DETECTOR),
+                            key="live_detector", format_func=lambda n: f"{n} — {DETECTOR_HELP.get(n, '')}",
+                            help="BlazeFace keeps the frame rate high; Haar also finds small, distant faces.")
+    min_face = st.slider("Minimum face size (pixels)", 20, 200, 40, step=10, key="live_min_face")
+
+settings = (detector, int(min_face), tuple(models.analyzer.classifiers))
+processor: LiveProcessor | None = st.session_state.get("live_processor")
+if processor is None or st.session_state.get("live_settings") != settings:
+    if processor is not None:
+        processor.end()
+    # DeepFace at most every 0.4 s: on a busy CPU it would otherwise take the time the CNN's frames need.
+    processor = LiveProcessor(models.analyzer.classifiers, detector=detector, min_face_size=int(min_face),
+                              slow_every_s=0.4)
+    st.session_state["live_processor"] = processor
+    st.session_state["live_settings"] = settings
+
+try:
+    rtc = ice_configuration()
+except ValueError as error:
+    st.error(f"{error}. Using no STUN/TURN server (works on this machine and the local network only).")
+    rtc = {"iceServers": []}
+
+
+async def on_frames(frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
+    """streamlit-webrtc's worker hands over every frame queued since the last call: they go into a
+    buffer of one (the older ones are dropped, never processed late) and the newest is processed."""
+    for frame in frames:
+        processor.submit(frame)
+    newest = processor.frames_in.take_newest()
+    drawn = processor.process(newest.to_ndarray(format="bgr24"))
+    out = av.VideoFrame.from_ndarray(drawn, format="bgr24")
+    out.pts, out.time_base = newest.pts, newest.time_base
+    return [out]
+
+
+video_column, readout_column = st.columns([3, 2], gap="medium")
+with video_column:
+    try:
+        ctx = webrtc_streamer(
+            key="live", mode=WebRtcMode.SENDRECV, rtc_configuration=rtc, server_rtc_configuration=rtc,
+            media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}, "audio": False},
+            queued_video_frames_callback=on_frames, on_video_ended=processor.end, async_processing=True)
+    except Exception as error:  # e.g. no browser session (streamlit.testing), or WebRTC unavailable
+        ctx = None
+        st.error(f"The live stream cannot start here: {type(error).__name__}: {error}")
+playing = bool(ctx is not None and ctx.state.playing)
+if st.session_state.get("live_was_playing") and not playing:
+    processor.end()  # STOP: the DeepFace thread ends now, the seconds stop counting
+st.session_state["live_was_playing"] = playing
+
+
+REFRESH_S = 1.0 if playing else None  # the readout and chart update every second while streaming
+
+
+@st.fragment(run_every=REFRESH_S)
+def readout() -> None:
+    snap = processor.snapshot()
+    st.subheader("Readout")
+    cols = st.columns(3)
+    cols[0].metric("Processed", f"{snap.fps:.0f} fps" if snap.frames else "– fps")
+    cols[1].metric("Seconds", f"{snap.elapsed_s:.0f}")
+    cols[2].metric("Faces", len({r.face for r in snap.readings}))
+    if snap.readings:
+        st.table(readout_table(snap.readings, snap.model_ms).set_index("Face"))
+    elif snap.frames:
+        st.caption("No face in view.")
+    else:
+        st.caption("Press START and allow the camera; the readout updates every second.")
+    if snap.frames:
+        st.caption(f"{snap.frames} frames processed, {snap.dropped} dropped to stay current; "
+                   f"face detection ({processor.detector_name}) {snap.detect_ms:.1f} ms a frame.")
+    for name, message in snap.errors.items():
+        st.error(f"{name} failed: {message}")
+
+
+@st.fragment(run_every=REFRESH_S)
+def chart() -> None:
+    history = processor.history()
+    if not history:
+        return
+    st.subheader(f"Last {HISTORY_S:.0f} seconds")
+    figures = timelines(history, models.labels, window_s=HISTORY_S, height=320)
+    columns = st.columns(min(2, len(figures)))
+    for i, (caption, figure) in enumerate(figures):
+        columns[i % len(columns)].plotly_chart(figure, width="stretch", key=f"live_chart_{caption}",
+                                               config={"displayModeBar": False})
+
+
+with readout_column:
+    readout()
+chart()
+
+if not playing and processor.frames:
+    rows = len(processor.session_rows())
+    st.download_button("Download what was seen (CSV)", processor.csv_bytes(), file_name="live-emotions.csv",
+                       mime="text/csv", icon=":material/download:", key="live_csv")
+    st.caption(f"{rows} rows: time (s from START), face number, model, each emotion's probability in percent as "
+               "the model gave it (unsmoothed). Numbers only, from memory; no image is kept."
+               + (" The session hit its row limit; the last part is missing." if processor.session_truncated else ""))
