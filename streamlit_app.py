@@ -22,7 +22,9 @@ import streamlit as st  # noqa: E402
 import streamlit_webrtc  # noqa: E402,F401  (aiortc's libsrtp crashes the process when first loaded after TensorFlow)
 
 import core  # noqa: E402,F401  (sets the Keras backend before anything imports Keras)
+from pages import runtime  # noqa: E402
 
+runtime.install()
 st.set_page_config(page_title="Emotion workbench", page_icon=":material/mood:", layout="wide")
 
 PAGES = [
