@@ -141,6 +141,25 @@ def test_finished_run_and_refusals(data_dir, runs):
 
 
 @pytest.mark.slow
+def test_export_refuses_to_overwrite_a_model_without_force(runs, tmp_path, capsys):
+    from core.cli import main
+
+    models = tmp_path / "models"
+    base = ["export", "--name", "whole", "--runs-dir", str(runs["dir"]), "--models-dir", str(models)]
+    assert main(base) == 0
+    shipped = (models / "whole" / "model.keras").read_bytes()
+    (models / "whole" / "model.json").write_text('{"shipped": true}')
+    capsys.readouterr()
+    assert main(base) == 1
+    err = capsys.readouterr().err
+    assert "already holds a model" in err and "--force" in err and len(err.strip().splitlines()) == 1
+    assert (models / "whole" / "model.json").read_text() == '{"shipped": true}'  # nothing was touched
+    assert (models / "whole" / "model.keras").read_bytes() == shipped
+    assert main([*base, "--force"]) == 0
+    assert json.loads((models / "whole" / "model.json").read_text())["name"] == "whole"
+
+
+@pytest.mark.slow
 def test_export_and_load(runs, tmp_path):
     import keras
 
