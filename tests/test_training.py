@@ -357,3 +357,16 @@ def test_training_batches_use_the_augmentation_of_their_cycle():
     later = TrainConfig(data="x", epochs=5, restarts=(*config.restarts, {"after_epoch": 4, "epochs": 1,
                                                                        "learning_rate": 5e-4, "warmup_epochs": 0}))
     assert later.augment_for_epoch(4) == restart_spec
+
+
+def test_layer_table_keeps_every_column():
+    """The layer summary stored in model.json is complete (Keras's own summary cut the parameter column)."""
+    from core.models.architecture import build_cnn
+    from core.training.export import layer_table
+
+    model = build_cnn(7, 48, ((8,), (16,)), 16, 0.1)
+    lines = layer_table(model).splitlines()
+    assert lines[0].split() == ["Layer", "(type)", "Output", "shape", "Parameters"]
+    assert len(lines) == len(model.layers) + 4
+    assert sum(int(line.rsplit(None, 1)[-1].replace(",", "")) for line in lines[2:-2]) == model.count_params()
+    assert lines[-1] == f"Total parameters: {model.count_params():,}"
