@@ -21,6 +21,9 @@ if str(APP_DIR) not in sys.path:  # `core` and `pages.common` import from here
 import streamlit as st  # noqa: E402
 
 import core  # noqa: E402,F401  (sets the Keras backend before anything imports Keras)
+from core.cli import import_tensorflow_quietly  # noqa: E402
+
+import_tensorflow_quietly()  # TensorFlow's C++ start-up lines (CUDA drivers, oneDNN) stay off the console
 
 st.set_page_config(page_title="Emotion workbench", page_icon=":material/mood:", layout="wide")
 
