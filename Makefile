@@ -4,24 +4,46 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.requirements-installed
 FER2013_DIR ?= ../shared/datasets/fer2013
+.DEFAULT_GOAL := help
 
 .PHONY: run test venv e2e bench deepface-weights evaluate evaluate-deepface train train-resume clean
+.PHONY: help bench-load
+
+help:  ## list the targets (this is what `make` alone does)
+	@echo "Emotion-recognition workbench. Usage: make TARGET (the first one sets up .venv, a few minutes)"
+	@echo "  run                the app at http://localhost:8501 (fetches DeepFace's weights when missing)"
+	@echo "  test               ruff and the unit tests (offline; dataset tests use FER2013_DIR=$(FER2013_DIR))"
+	@echo "  e2e                browser tests (headless Chromium at /usr/bin/chromium)"
+	@echo "  bench              speed benchmarks: rewrites benchmarks/results.json"
+	@echo "  bench-load         browser load test: rewrites benchmarks/load.json"
+	@echo "  deepface-weights   fetch DeepFace's emotion weights (about 6 MB)"
+	@echo "  evaluate           re-evaluate models/fer2013_cnn: REWRITES its shipped eval/ files"
+	@echo "  evaluate-deepface  evaluate DeepFace (needs its weights): writes models/deepface/eval/"
+	@echo "  evaluate-all       calibrate and evaluate every ready model: REWRITES their shipped eval/ files"
+	@echo "  calibrate          fit MODEL's temperature on PublicTest (MODEL=fer2013_cnn): updates its model.json"
+	@echo "  soak               10 minutes of the Live page from a fake webcam; memory must grow < 50 MB"
+	@echo "  train, train-resume  train fer2013_cnn (hours on a CPU); runs/ holds the checkpoints"
+	@echo "  clean              remove .venv and test caches"
 
 venv: $(STAMP)
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	@echo "Installing the requirements into $(VENV) (TensorFlow and friends: a few minutes the first time)"
+	$(BIN)/python -m pip install --progress-bar on -r requirements.txt
+	$(BIN)/python -m pip install --progress-bar on --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
+# DeepFace's weights are fetched first when missing (a short attempt); without them the app starts with the CNN.
 run: venv
-	$(BIN)/streamlit run streamlit_app.py
+	@$(BIN)/python -m core.models.deepface_weights --for-run
+	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/streamlit run streamlit_app.py
 
+# Offline; the dataset tests use the same FER2013 folder as the app (skipped only when it is absent).
 test: venv
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -m "not e2e"
+	FER2013_DIR=$(FER2013_DIR) $(BIN)/python -m pytest -m "not e2e"
 
 # Browser tests (Debian's Chromium at /usr/bin/chromium, driven by Playwright) and the browser load test.
 e2e: venv
@@ -34,7 +56,9 @@ bench: venv
 deepface-weights: venv
 	$(BIN)/python -m core.models.deepface_weights
 
+# Refreshes the SHIPPED artifacts: rewrites models/fer2013_cnn/eval/*/metrics.json and predictions.csv.
 evaluate: venv
+	@echo "make evaluate: re-evaluating models/fer2013_cnn; this rewrites its shipped eval/ files (git diff shows any change)"
 	$(BIN)/python -m core calibrate --model fer2013_cnn --data $(FER2013_DIR) --split PublicTest
 	$(BIN)/python -m core evaluate --model fer2013_cnn --data $(FER2013_DIR) --split PublicTest --flip-tta
 	$(BIN)/python -m core evaluate --model fer2013_cnn --data $(FER2013_DIR) --split PrivateTest --flip-tta
@@ -73,3 +97,7 @@ evaluate-all: venv
 .PHONY: soak
 soak: venv
 	$(BIN)/python -m core.bench.soak --minutes $(or $(MINUTES),10) --limit-mb 50
+
+# Browser load test (4 sessions uploading at once); rewrites the tracked benchmarks/load.json.
+bench-load: venv
+	WRITE_BENCHMARKS=1 $(BIN)/python -m pytest -m e2e tests/e2e/test_load_browser.py -s

@@ -1,4 +1,5 @@
-"""Training: how the CNN was trained — learning curves from history.csv and the facts in model.json."""
+"""Training: how the CNN was trained — learning curves from history.csv first, then the facts in
+model.json in plain words. A few functions; the reading and charting is in ``core.presentation``."""
 from __future__ import annotations
 
 import pandas as pd
@@ -31,17 +32,57 @@ def fmt_duration(seconds) -> str:
     return f"{int(minutes // 60)} h {int(minutes % 60):02d} min"
 
 
+LABELS = {  # model.json's keys in plain words
+    "name": "Optimiser", "learning_rate": "Peak learning rate", "weight_decay": "Weight decay",
+    "schedule": "Learning-rate schedule", "warmup_epochs": "Warm-up epochs", "batch_size": "Batch size",
+    "label_smoothing": "Label smoothing", "stages": "Convolution stages (filters per block)",
+    "dense_units": "Dense units", "dropout": "Dropout", "parameters": "Parameters",
+    "multiply_adds": "Multiply-adds per face", "flip": "Horizontal flip", "rotation_deg": "Rotation (up to, degrees)",
+    "shift": "Shift (up to, fraction of the side)", "zoom": "Zoom (up to, fraction)",
+    "brightness": "Brightness change (up to)", "contrast": "Contrast change (up to)",
+    "erase_prob": "Random erasing (probability)",
+}
+
+
+def plain(key) -> str:
+    key = str(key)
+    return LABELS.get(key, key.replace("_", " ").capitalize())
+
+
+def restart_text(restart: dict) -> str:
+    """A warm restart in words: "after epoch 50: 50 more epochs from learning rate 0.001 (1 warm-up epoch)"."""
+    warmup = restart.get("warmup_epochs")
+    return (f"after epoch {restart.get('after_epoch', '?')}: {restart.get('epochs', '?')} more epochs from "
+            f"learning rate {restart.get('learning_rate', '?')}"
+            + (f" ({warmup} warm-up epoch{'s' if warmup != 1 else ''})" if warmup is not None else ""))
+
+
+def optimiser_settings(training: dict) -> dict:
+    """Optimiser and loss settings as plain-word rows (warm restarts one row each, their augmentation
+    is in the augmentation table)."""
+    optimizer = dict(training.get("optimizer") or {})
+    restarts = optimizer.pop("warm_restarts", None) or []
+    settings = dict(optimizer)
+    for i, restart in enumerate(restarts, start=1):
+        settings[f"Warm restart {i}" if len(restarts) > 1 else "Warm restart"] = restart_text(restart)
+    loss = dict(training.get("loss") or {})
+    if "name" in loss:
+        settings["Loss"] = loss.pop("name")
+    settings.update(loss)
+    return settings
+
+
 def table(mapping: dict) -> pd.DataFrame:
     def text(value) -> str:
         if isinstance(value, list):
             return ", ".join(f"[{text(x)}]" if isinstance(x, (list, dict)) else text(x) for x in value)
-        if isinstance(value, dict):  # e.g. a warm restart: "after_epoch 50, epochs 20, learning_rate 0.001"
-            return ", ".join(f"{k} {text(v)}" for k, v in value.items())
+        if isinstance(value, dict):
+            return ", ".join(f"{plain(k)} {text(v)}" for k, v in value.items())
         if isinstance(value, int) and not isinstance(value, bool):
             return f"{value:,}"
         return str(value)
 
-    rows = [{"setting": str(k), "value": text(v)} for k, v in mapping.items()]
+    rows = [{"setting": plain(k), "value": text(v)} for k, v in mapping.items()]
     return pd.DataFrame(rows, columns=["setting", "value"])
 
 
@@ -51,7 +92,7 @@ def show_curves(history: pd.DataFrame, meta: dict | None, key: str) -> None:
     if epoch is not None:
         row = history[history["epoch_number"] == epoch].iloc[0]
         st.caption(f"Chosen epoch **{epoch}** (from {source}), marked with a dashed line and a star. "
-                   f"Epochs are numbered from 1 (history.csv's `epoch` column counts from 0).")
+                   f"Epochs are numbered from 1.")
         st.markdown(f"**At the chosen epoch ({epoch})**")
         c1, c2, c3, c4 = st.columns(4)
         c1.metric("Validation accuracy", f"{row['val_accuracy']:.1%}")
@@ -68,37 +109,28 @@ def show_curves(history: pd.DataFrame, meta: dict | None, key: str) -> None:
         st.dataframe(history, hide_index=True, key=f"{key}-table")
 
 
-st.title("How the CNN was trained")
-folder = artifacts.model_dir()
-st.caption(f"Model folder: `{folder}` (set `EMOTION_MODEL_DIR` to show another).")
+def show_run_in_progress(folder) -> None:
+    """No exported model: say so, and show a run in progress from runs/ if there is one."""
+    st.info(f"No exported CNN in `{folder}` yet: it appears there when training finishes "
+            f"(`make train`, or `python -m core train --data DATASET`).", icon=":material/hourglass_top:")
+    progress = artifacts.run_progress(folder.name)
+    if not progress:
+        return
+    st.subheader("Training in progress")
+    planned = progress["epochs_planned"]
+    history = progress["history"]
+    done = 0 if history is None else len(history)
+    st.markdown(f"Run folder `{progress['dir']}`: **{done}{f' of {planned}' if planned else ''} epochs** "
+                f"so far. These live curves come from the run, not from an exported model; to export the "
+                f"best checkpoint so far, run `python -m core export --name {folder.name}`.")
+    if history is not None:
+        show_curves(history, None, key="run-curves")
+    elif progress["error"]:
+        st.caption(progress["error"])
 
-meta = None
-try:
-    meta = read("model_json", folder)
-except ArtifactError as error:
-    if error.kind == "missing" and not (folder / "history.csv").exists():
-        st.info(f"No exported CNN in `{folder}` yet: it appears there when training finishes "
-                f"(`make train`, or `python -m core train --data DATASET`).", icon=":material/hourglass_top:")
-        progress = artifacts.run_progress(folder.name)
-        if progress:
-            st.subheader("Training in progress")
-            planned = progress["epochs_planned"]
-            history = progress["history"]
-            done = 0 if history is None else len(history)
-            st.markdown(f"Run folder `{progress['dir']}`: **{done}{f' of {planned}' if planned else ''} epochs** "
-                        f"so far. These live curves come from the run, not from an exported model; to export the "
-                        f"best checkpoint so far, run `python -m core export --name {folder.name}`.")
-            if history is not None:
-                show_curves(history, None, key="run-curves")
-            elif progress["error"]:
-                st.caption(progress["error"])
-        st.stop()
-    show_artifact_error(error, "Model facts (model.json)")
 
-if meta is not None:
+def show_status(meta: dict) -> None:
     training = meta.get("training") or {}
-    architecture = meta.get("architecture") or {}
-    provenance = meta.get("provenance") or {}
     status = artifacts.training_status(meta)
     if status.interim:
         st.warning(f"**Interim checkpoint:** {status.epochs_run} of {status.epochs_planned} planned epochs ran. Training "
@@ -115,7 +147,10 @@ if meta is not None:
         else:
             st.caption(f"Note from model.json: {note}")
 
-    # Metrics as wide as their values, wrapping onto a second row on a narrow window (never cut off).
+
+def show_headline(meta: dict) -> None:
+    """Size, length and result of the training, as metrics that wrap on a narrow window (never cut)."""
+    training, architecture = meta.get("training") or {}, meta.get("architecture") or {}
     facts_row = st.container(horizontal=True, gap="medium")
 
     def headline_metric(label: str, value: str, help: str | None = None) -> None:
@@ -135,10 +170,18 @@ if meta is not None:
                     help=(f"At epoch {training.get('best_epoch', '?')} on the selection split "
                           f"({(training.get('protocol') or {}).get('select', '?')})."
                           if isinstance(best, (int, float)) else not_recorded))
+    sessions = training.get("sessions", 1)
     headline_metric("Training time", fmt_duration(training.get("train_seconds")),
-                    help=(f"Over {training.get('sessions', 1)} session(s) (a resumed run has several)."
+                    help=(("In one go." if sessions == 1 else
+                           f"Spread over {sessions} sittings: training was stopped and resumed {sessions - 1} times.")
                           if isinstance(training.get("train_seconds"), (int, float)) else not_recorded))
 
+
+def show_settings(meta: dict) -> None:
+    """Hardware, architecture, data, optimiser, augmentation and provenance from model.json."""
+    training = meta.get("training") or {}
+    architecture = meta.get("architecture") or {}
+    provenance = meta.get("provenance") or {}
     hardware = training.get("hardware")
     if isinstance(hardware, list) and hardware:
         described = "; ".join(
@@ -169,12 +212,7 @@ if meta is not None:
                 st.caption("Not recorded in model.json.")
     with right:
         with st.expander("Optimiser and loss", expanded=True):
-            optimizer = dict(training.get("optimizer") or {})
-            if optimizer.get("warm_restarts"):  # their augmentation has its own table
-                optimizer["warm_restarts"] = [{k: v for k, v in r.items() if k != "augment"}
-                                              for r in optimizer["warm_restarts"]]
-            settings = {**{f"optimizer {k}": v for k, v in optimizer.items()},
-                        **{f"loss {k}": v for k, v in (training.get("loss") or {}).items()}}
+            settings = optimiser_settings(training)
             if settings:
                 st.table(table(settings), hide_index=True)
             else:
@@ -183,7 +221,9 @@ if meta is not None:
             augmentation = training.get("augmentation") or {}
             by_cycle = training.get("augmentation_by_cycle") or {}
             if len({tuple(c.items()) for c in by_cycle.values()}) > 1:  # a warm restart changed it: a column per cycle
-                st.table(pd.DataFrame(by_cycle).astype(str).rename_axis("setting").reset_index(), hide_index=True)
+                frame = pd.DataFrame(by_cycle).astype(str).rename_axis("setting").reset_index()
+                frame["setting"] = frame["setting"].map(plain)
+                st.table(frame, hide_index=True)
             elif augmentation:
                 st.table(table(augmentation), hide_index=True)
             else:
@@ -199,15 +239,37 @@ if meta is not None:
                         f"- **Exported at:** {or_missing(provenance.get('exported_at'))}\n"
                         f"- **Run folder:** {or_missing(provenance.get('run_dir'), code=True)}")
     if architecture.get("summary"):
-        with st.expander("Layer-by-layer summary (Keras)"):
-            st.code(architecture["summary"], language=None)
+        with st.expander("Layer by layer"):
+            st.code(architecture["summary"], language=None, wrap_lines=False)
     with st.expander("model.json as stored"):
         st.json(meta, expanded=False)
 
-st.subheader("Learning curves")
-try:
-    history = read("history", folder)
-except ArtifactError as error:
-    show_artifact_error(error, "Learning curves (history.csv)")
-else:
-    show_curves(history, meta, key="model-curves")
+
+def main() -> None:
+    st.title("How the CNN was trained")
+    folder = artifacts.model_dir()
+    st.caption(f"Model folder: `{folder}` (set `EMOTION_MODEL_DIR` to show another).")
+    meta = None
+    try:
+        meta = read("model_json", folder)
+    except ArtifactError as error:
+        if error.kind == "missing" and not (folder / "history.csv").exists():
+            show_run_in_progress(folder)
+            return
+        show_artifact_error(error, "Model facts (model.json)")
+    if meta is not None:
+        show_status(meta)
+        show_headline(meta)
+    st.subheader("Learning curves")
+    try:
+        history = read("history", folder)
+    except ArtifactError as error:
+        show_artifact_error(error, "Learning curves (history.csv)")
+    else:
+        show_curves(history, meta, key="model-curves")
+    if meta is not None:
+        st.subheader("How it was set up")
+        show_settings(meta)
+
+
+main()

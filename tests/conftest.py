@@ -55,12 +55,27 @@ def astronaut() -> np.ndarray:
     return example_photo()
 
 
+def fer2013_path() -> Path | None:
+    """The FER2013 folder the app and the Makefile use: ``FER2013_DIR``, else ``../shared/datasets/fer2013``
+    beside the project (``core.paths.dataset_dir_from_env``); ``None`` when neither holds the layout."""
+    from core.paths import dataset_dir_from_env
+
+    path = dataset_dir_from_env()
+    return path if path is not None and (path / "train").is_dir() else None
+
+
 @pytest.fixture(scope="session")
 def fer2013_dir() -> Path:
-    value = os.environ.get("FER2013_DIR")
-    if not value:
-        pytest.skip("FER2013_DIR is not set (point it at the FER2013 folder layout to run dataset tests)")
-    path = Path(value)
-    if not (path / "train").is_dir():
-        pytest.skip(f"FER2013_DIR={value} has no train/ folder")
+    path = fer2013_path()
+    if path is None:
+        pytest.skip("no FER2013 folder (set FER2013_DIR, or put it at ../shared/datasets/fer2013) for dataset tests")
     return path
+
+
+@pytest.fixture
+def write_watch():
+    """``with write_watch() as seen: ...``: every write-mode open, rename and removal inside the block
+    (see ``tests/privacy_watch.py``); ``seen.writes`` lists them."""
+    from privacy_watch import watch_writes
+
+    return watch_writes

@@ -453,10 +453,14 @@ def test_training_page_facts_and_interim_checkpoint(app_env):
     assert values["Validation accuracy"] == "55.5%" and "At the chosen epoch (4)" in content
     assert "Chosen epoch **4**" in content and "Test CPU" in content
     settings = [dict(zip(t.value["setting"], t.value["value"])) for t in at.table if "setting" in t.value]
-    assert {"optimizer name": "AdamW", "loss label_smoothing": "0.1",
-            "optimizer warm_restarts": "[after_epoch 4, epochs 6, learning_rate 0.001, warmup_epochs 1]",
-            }.items() <= settings[1].items()
-    assert settings[2] == {"flip": "True", "rotation_deg": "15.0"}
+    restart = "after epoch 4: 6 more epochs from learning rate 0.001 (1 warm-up epoch)"
+    assert {"Optimiser": "AdamW", "Label smoothing": "0.1", "Warm restart": restart}.items() <= settings[1].items()
+    assert settings[2] == {"Horizontal flip": "True", "Rotation (up to, degrees)": "15.0"}
+    assert not [k for table in settings for k in table if "_" in k], "a setting still reads like a developer note"
+    assert "counts from 0" not in content and "session(s)" not in content
+    # the learning curves come before the configuration tables
+    headings = [h.value for h in at.subheader]
+    assert headings.index("Learning curves") < headings.index("How it was set up")
     figure = plotly_specs(at)[0]
     names = [t.get("name") for t in figure["data"]]
     assert "training" in names and "validation" in names and "chosen epoch 4" in names
@@ -474,9 +478,9 @@ def test_training_page_shows_augmentation_per_cycle_after_a_restart_changed_it(c
     meta_path.write_text(json.dumps(meta))
     at = run_app("training")
     settings = [dict(zip(t.value["setting"], t.value["value"])) for t in at.table if "value" in t.value]
-    assert settings[1]["optimizer warm_restarts"] == "[after_epoch 4, epochs 6, learning_rate 0.001, warmup_epochs 1]"
+    assert settings[1]["Warm restart"] == "after epoch 4: 6 more epochs from learning rate 0.001 (1 warm-up epoch)"
     cycles = next(t.value for t in at.table if "epochs 5-10" in t.value)
-    assert cycles["setting"].tolist() == ["flip", "rotation_deg"]
+    assert cycles["setting"].tolist() == ["Horizontal flip", "Rotation (up to, degrees)"]
     assert cycles["epochs 1-4"].tolist() == ["True", "15.0"] and cycles["epochs 5-10"].tolist() == ["True", "5.0"]
 
 

@@ -99,3 +99,57 @@ def test_eight_threads_give_the_sequential_results(tiny_model_dir, with_deepface
     faces = [f for r in analysed for f in r["faces"] if f["source"] == "detector"]
     assert len(faces) > 150, "too few faces found for the test to mean much"
     assert all(set(f["models"]) == {"cnn", "deepface"} for f in faces)
+
+
+def different_crops(threads: int = 8, seed: int = 7) -> list[list[list[np.ndarray]]]:
+    """Per thread, batches of 1-6 face crops of different sizes and contents (no two alike)."""
+    rng = np.random.default_rng(seed)
+    tile = head_and_shoulders()
+    batches = []
+    for t in range(threads):
+        mine = []
+        for k in range(4):
+            n = 1 + (t + 2 * k) % 6
+            crops = []
+            for _ in range(n):
+                side = int(rng.integers(40, 140))
+                y, x = int(rng.integers(0, tile.shape[0] - side)), int(rng.integers(0, tile.shape[1] - side))
+                crops.append(np.clip(tile[y:y + side, x:x + side] * rng.uniform(0.6, 1.3), 0, 255).astype(np.uint8))
+            mine.append(crops)
+        batches.append(mine)
+    return batches
+
+
+def test_cnn_classifier_hammered_by_eight_threads(tiny_model_dir):
+    """The CNN classifier itself, 8 threads, each with its own batches of 1-6 different crops, 25 rounds:
+    every call gives exactly that batch's sequential probabilities (catches shared preprocessing state)."""
+    from concurrency import crossed_results
+
+    from core.models.cnn import CnnClassifier
+
+    cnn = CnnClassifier(tiny_model_dir)
+    batches = different_crops()
+    mismatches, calls = crossed_results(cnn.predict, batches, rounds=25,
+                                        same=lambda a, b: a.shape == b.shape and np.allclose(a, b, atol=1e-6))
+    assert calls == 800
+    assert mismatches == [], f"{len(mismatches)} of {calls} threaded calls got another thread's faces"
+
+
+@pytest.mark.slow
+def test_cnn_only_pipeline_under_eight_threads(tiny_model_dir):
+    """The whole pipeline with the CNN alone (no DeepFace lock to serialise the threads): 8 threads,
+    each with its own photos (0-3 faces, sizes, formats), many rounds, each compared with its own
+    sequential result."""
+    from concurrency import crossed_results
+
+    classifiers, unavailable = load_classifiers("cnn", tiny_model_dir)
+    assert not unavailable, unavailable
+    analyzer = Analyzer(classifiers)
+    photos = [item for item in generate_photos(48, seed=99) if not item[3]]
+    per_thread = [photos[t::THREADS][:4] for t in range(THREADS)]
+    mismatches, calls = crossed_results(lambda item: analyse(analyzer, item), per_thread, rounds=4,
+                                        same=lambda a, b: a == b)
+    faces = [len(analyse(analyzer, item)["faces"]) for mine in per_thread for item in mine]
+    assert len(set(faces)) >= 3, "the photos must differ in face count"
+    assert calls == 4 * sum(len(m) for m in per_thread)
+    assert mismatches == [], f"{len(mismatches)} of {calls} threaded results differ from the sequential ones"

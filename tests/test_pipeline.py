@@ -6,7 +6,6 @@ the result format, not accuracy.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -310,15 +309,44 @@ def test_analyzer_needs_a_classifier():
         Analyzer({})
 
 
-def test_analyzer_is_thread_safe(cnn, astronaut):
+def thread_photos(threads: int = 6) -> list[list[np.ndarray]]:
+    """Each thread its own photos: different sizes, face counts (1-3), positions and tints, so that
+    every photo's result differs from every other's."""
+    from core.bench.scenes import head_and_shoulders, make_photo
+
+    tile = head_and_shoulders().astype(np.float32)
+    photos = []
+    for t in range(threads):
+        mine = []
+        for k in range(2):
+            gain = 0.7 + 0.06 * t + 0.03 * k
+            tinted = np.clip(tile * gain + 8 * k, 0, 255).astype(np.uint8)
+            width, height = [(480, 360), (640, 480), (560, 420)][(t + k) % 3]
+            mine.append(make_photo(width, height, 1 + (t + k) % 3, size=0.75 + 0.04 * k,
+                                   shift=(0.3 * ((t % 3) - 1), 0.2 * k), tile=tinted))
+        photos.append(mine)
+    return photos
+
+
+def face_results(analyzer: Analyzer, image: np.ndarray) -> list[tuple]:
+    return [(f.face.x, f.face.y, f.face.w, f.face.h, np.round(f.predictions["cnn"].probabilities, 5).tolist())
+            for f in analyzer.analyze(image).faces]
+
+
+def test_analyzer_is_thread_safe(cnn):
+    """Six threads share one Analyzer, each analysing its own photos (1-3 faces) for many rounds; every
+    result must equal that photo's sequential result (catches state kept on the Analyzer or the CNN)."""
+    from concurrency import crossed_results
+
     analyzer = Analyzer({"cnn": cnn})
-    expected = analyzer.analyze(astronaut).faces[0].predictions["cnn"].probabilities
-    with ThreadPoolExecutor(max_workers=3) as pool:  # a worker's exception re-raises here
-        outputs = list(pool.map(lambda _: analyzer.analyze(astronaut).faces[0].predictions["cnn"].probabilities,
-                                range(3)))
-    assert len(outputs) == 3
-    for probabilities in outputs:
-        np.testing.assert_allclose(probabilities, expected, atol=1e-6)
+    photos = thread_photos()
+    expected = [face_results(analyzer, image) for mine in photos for image in mine]
+    assert all(expected) and len({repr(e) for e in expected}) == len(expected), "inputs must give distinct results"
+    assert len({len(e) for e in expected}) == 3  # 1, 2 and 3 faces
+    mismatches, calls = crossed_results(lambda image: face_results(analyzer, image), photos, rounds=8,
+                                        same=lambda a, b: a == b)
+    assert calls == 96
+    assert mismatches == [], f"{len(mismatches)} of {calls} threaded results differ from the sequential ones"
 
 
 def test_load_classifiers_both(with_deepface, tiny_model_dir, deepface):

@@ -141,6 +141,25 @@ def test_finished_run_and_refusals(data_dir, runs):
 
 
 @pytest.mark.slow
+def test_export_refuses_to_overwrite_a_model_without_force(runs, tmp_path, capsys):
+    from core.cli import main
+
+    models = tmp_path / "models"
+    base = ["export", "--name", "whole", "--runs-dir", str(runs["dir"]), "--models-dir", str(models)]
+    assert main(base) == 0
+    shipped = (models / "whole" / "model.keras").read_bytes()
+    (models / "whole" / "model.json").write_text('{"shipped": true}')
+    capsys.readouterr()
+    assert main(base) == 1
+    err = capsys.readouterr().err
+    assert "already holds a model" in err and "--force" in err and len(err.strip().splitlines()) == 1
+    assert (models / "whole" / "model.json").read_text() == '{"shipped": true}'  # nothing was touched
+    assert (models / "whole" / "model.keras").read_bytes() == shipped
+    assert main([*base, "--force"]) == 0
+    assert json.loads((models / "whole" / "model.json").read_text())["name"] == "whole"
+
+
+@pytest.mark.slow
 def test_export_and_load(runs, tmp_path):
     import keras
 
@@ -338,3 +357,16 @@ def test_training_batches_use_the_augmentation_of_their_cycle():
     later = TrainConfig(data="x", epochs=5, restarts=(*config.restarts, {"after_epoch": 4, "epochs": 1,
                                                                        "learning_rate": 5e-4, "warmup_epochs": 0}))
     assert later.augment_for_epoch(4) == restart_spec
+
+
+def test_layer_table_keeps_every_column():
+    """The layer summary stored in model.json is complete (Keras's own summary cut the parameter column)."""
+    from core.models.architecture import build_cnn
+    from core.training.export import layer_table
+
+    model = build_cnn(7, 48, ((8,), (16,)), 16, 0.1)
+    lines = layer_table(model).splitlines()
+    assert lines[0].split() == ["Layer", "(type)", "Output", "shape", "Parameters"]
+    assert len(lines) == len(model.layers) + 4
+    assert sum(int(line.rsplit(None, 1)[-1].replace(",", "")) for line in lines[2:-2]) == model.count_params()
+    assert lines[-1] == f"Total parameters: {model.count_params():,}"

@@ -10,15 +10,18 @@ One run measures, with medians and 95th percentiles over repeated runs after a w
   load hits both alike, and the ratio DeepFace / ours is reported per photo;
 * model load times, the peak memory of the process, and the app's cold start to first render.
 
-``benchmarks/results.json`` keeps flat, self-explaining keys for the headline figures
-(milliseconds unless the name says otherwise). Missing models are replaced by stand-ins
-(:mod:`core.bench.standins`).
+``benchmarks/results.json`` has one layout (:func:`stored_layout`): every figure once, nested by
+what it measures (``cnn_face``, ``cnn_batch64``, ``photos.<size>_<n>face(s)``, ``app_cold_start``,
+``targets``), plus three flat headline keys that tooling reads (``HEADLINE_KEYS``). Milliseconds
+unless a name says otherwise; paths are relative to the project where they lie inside it. Missing
+models are replaced by stand-ins (:mod:`core.bench.standins`).
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -31,7 +34,7 @@ from core.bench.app import app_env, measure_app_cold_start
 from core.bench.scenes import encode, head_and_shoulders, make_photo, photo_key
 from core.bench.standins import cold_load_seconds, resolve_deepface_home, resolve_model_dir
 from core.bench.timing import peak_rss_mib, repeat_ms, summarize, time_ms
-from core.paths import PROJECT_ROOT, write_json
+from core.paths import PROJECT_ROOT, display_path, write_json
 
 RESULTS_PATH = PROJECT_ROOT / "benchmarks" / "results.json"
 PHOTO_SIZES = ((640, 480), (1280, 720), (1920, 1080))
@@ -94,7 +97,7 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
     t = time.perf_counter()
     cnn = registry.get(path)
     results["cnn_load_s"] = round(time.perf_counter() - t, 3)
-    results["model"] = {"dir": str(path), "source": origin, "untrained_stand_in": untrained,
+    results["model"] = {"dir": display_path(path), "source": origin, "untrained_stand_in": untrained,
                         "parameters": int(cnn.model.count_params())}
 
     df = None
@@ -224,7 +227,7 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
     if out:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        write_json(out, _ordered(results))
+        write_json(out, stored_layout(results))
     return results
 
 
@@ -246,15 +249,20 @@ def gradcam_timings(classifiers: dict, crop, repeats: int, warmup: int) -> dict:
     return out
 
 
-def _ordered(results: dict) -> dict:
-    """Headline keys first, details after."""
-    first = ["date", "quick", "cnn_face_ms_p50", "cnn_face_ms_p95", "cnn_batch64_faces_per_s",
-             "e2e_cnn_1280x720_1face_ms_p50", "deepface_analyze_1280x720_1face_ms_p50",
-             "ratio_deepface_analyze_vs_cnn_1280x720_1face", "target_cnn_face_met", "target_speedup_met", "targets_met",
-             "peak_rss_mib", "cnn_load_s", "cnn_cold_load_s", "deepface_load_s", "app_cold_start_s", "app_cold_start_method"]
-    ordered = {k: results[k] for k in first if k in results}
-    flat = {k: v for k, v in results.items() if k not in ordered and not isinstance(v, (dict, list))}
-    rest = {k: v for k, v in results.items() if k not in ordered and k not in flat}
+HEADLINE_KEYS = ("cnn_face_ms_p50", "e2e_cnn_1280x720_1face_ms_p50", "deepface_analyze_1280x720_1face_ms_p50")
+# flat copies of nested figures, kept in memory for the printed table but not stored
+_DUPLICATE = re.compile(r"^(?:(?:e2e_cnn|deepface_analyze|deepface_crops)_\d+x\d+_\d+faces?_ms_p\d+"
+                        r"|ratio_.+|target_.+|targets_met|cnn_face_ms_p95|cnn_batch64_ms_p\d+"
+                        r"|app_cold_start_s|app_cold_start_method)$")
+
+
+def stored_layout(results: dict) -> dict:
+    """What goes to results.json: the headline keys first, each other figure once (nested)."""
+    kept = {k: v for k, v in results.items() if k in HEADLINE_KEYS or not _DUPLICATE.match(k)}
+    first = ["date", "quick", *HEADLINE_KEYS]
+    ordered = {k: kept[k] for k in first if k in kept}
+    flat = {k: v for k, v in kept.items() if k not in ordered and not isinstance(v, (dict, list))}
+    rest = {k: v for k, v in kept.items() if k not in ordered and k not in flat}
     return {**ordered, **dict(sorted(flat.items())), **rest}
 
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m core {predict,train,export,evaluate,bench,models} ...``.
+"""Command line: ``python -m core COMMAND ...``.
 
 One module per command, each with ``add_parser(s)`` and the function it runs.
 """
@@ -9,11 +9,24 @@ import logging
 import os
 import sys
 
+DESCRIPTION = "Emotion recognition from the command line: the same models and results as the app."
+EPILOG = """examples:
+  python -m core predict photo.jpg              emotions of every face, by every model available
+  python -m core predict crop.png --whole-image classify the whole image when no face is found
+  python -m core models                         which models are ready here, and why not
+  python -m core evaluate --model fer2013_cnn --data ../shared/datasets/fer2013 --split PrivateTest
+  python -m core train --data ../shared/datasets/fer2013 --name my_cnn
+  python -m core export --name my_cnn           (--force to replace a model already there)
+
+Run `python -m core COMMAND --help` for a command's options. Exit codes: 0 done, 1 no model
+could not be loaded (export: a model is already there), 2 bad arguments or an unreadable image."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     from core.cli import bench, calibrate, evaluate, explain, models, predict, train, video
 
-    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m core", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     predict.add_parser(sub)
     train.add_parsers(sub)

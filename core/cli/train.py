@@ -46,12 +46,18 @@ def run_train(args) -> int:
 
 
 def run_export(args) -> int:
+    from core.training.config import read_config
     from core.training.export import export_run
     from core.training.runs import run_finished
 
     run_dir = Path(args.runs_dir) / args.name
     if not (run_dir / "state.json").is_file():
         print(f"error: {run_dir}: no training run there", file=sys.stderr)
+        return 1
+    target = Path(args.models_dir) / read_config(run_dir).name
+    if (target / "model.keras").is_file() and not args.force:
+        print(f"error: {target} already holds a model (a shipped model is replaced only on purpose): "
+              f"add --force to overwrite it", file=sys.stderr)
         return 1
     out = export_run(run_dir, args.models_dir)
     status = "finished" if run_finished(run_dir) else "unfinished (interim checkpoint)"
@@ -90,8 +96,11 @@ def add_parsers(sub) -> None:
     p.add_argument("--models-dir", default=str(paths.models_root()))
     p.set_defaults(func=run_train)
 
-    p = sub.add_parser("export", help="write models/NAME from the best checkpoint of runs/NAME")
-    p.add_argument("--name", default="fer2013_cnn")
+    p = sub.add_parser("export", help="write models/NAME from the best checkpoint of runs/NAME",
+                       description="Write models/NAME (model.keras, model.json, history.csv) from the best "
+                                   "checkpoint of runs/NAME. An existing model there is kept unless --force.")
+    p.add_argument("--name", default="fer2013_cnn", help="run and model name (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="overwrite the model already in models/NAME")
     p.add_argument("--runs-dir", default=str(paths.runs_root()))
     p.add_argument("--models-dir", default=str(paths.models_root()))
     p.set_defaults(func=run_export)

@@ -125,10 +125,38 @@ def download_weights(home: str | Path | None = None, urls=WEIGHTS_URLS, timeout:
                        + f"\n{missing_weights_message(target)}")
 
 
-def main() -> int:
-    """``python -m core.models.deepface_weights``: fetch and check the weights (used by ``make deepface-weights``)."""
+RUN_TIMEOUT_S = 10.0  # `make run` waits at most this long for a connection (and between data chunks)
+
+
+def fetch_for_run(home: str | Path | None = None, urls=WEIGHTS_URLS, timeout: float = RUN_TIMEOUT_S) -> str:
+    """What ``make run`` does before starting the app: nothing when the weights are there, else one
+    short download attempt with a progress bar. Never raises; returns one line to print ("" when the
+    weights were already there)."""
+    target = weights_path(home)
+    if target.is_file():
+        return ""
+    try:
+        return f"DeepFace's emotion weights fetched: {download_weights(home, urls, timeout)}"
+    except Exception:  # whatever went wrong, the app starts anyway with the CNN alone
+        return (f"DeepFace's emotion weights could not be fetched, so the app runs without DeepFace; "
+                f"add it later with `make deepface-weights` (or copy {WEIGHTS_FILE} to {target})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m core.models.deepface_weights [--for-run]``: fetch and check the weights
+    (``make deepface-weights``); ``--for-run`` (``make run``) tries briefly, prints one line, exits 0."""
+    import argparse
     import sys
 
+    parser = argparse.ArgumentParser(prog="python -m core.models.deepface_weights", description=main.__doc__)
+    parser.add_argument("--for-run", action="store_true",
+                        help="only if missing, a short attempt; on failure one line and exit status 0")
+    args = parser.parse_args(argv)
+    if args.for_run:
+        line = fetch_for_run()
+        if line:
+            print(line, file=sys.stderr)
+        return 0
     try:
         path = download_weights()
     except RuntimeError as exc:

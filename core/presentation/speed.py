@@ -1,7 +1,17 @@
-"""The speed figures of ``benchmarks/results.json`` as tables and phrases for the About page."""
+"""The speed figures of ``benchmarks/results.json`` as tables and phrases for the About page.
+
+Reads the stored layout (figures nested by what they measure, see ``core.bench.run.stored_layout``)
+and older files whose figures were also flat keys.
+"""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
+
+from core.paths import PROJECT_ROOT
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[^\s/:;,()'\"]+/)*[^\s/:;,()'\"]+")
 
 BENCH_SIZES = ("640x480", "1280x720", "1920x1080")
 SPEED_BY_SIZE_COLUMNS = ["photo", "faces", "ours (ms)", "DeepFace.analyze (ms)", "analyze ÷ ours",
@@ -44,14 +54,18 @@ def speed_headline(raw: dict) -> pd.DataFrame:
     """The headline speed figures of a ``make bench`` run as ``measurement``/``value`` rows with
     units; rows whose figures the results do not hold are left out."""
     rows: list[tuple[str, str]] = []
-    p50, p95 = _num(raw.get("cnn_face_ms_p50")), _num(raw.get("cnn_face_ms_p95"))
-    if p50 is None and isinstance(raw.get("cnn_face"), dict):
-        p50, p95 = _num(raw["cnn_face"].get("p50")), _num(raw["cnn_face"].get("p95"))
+    nested = raw.get("cnn_face") if isinstance(raw.get("cnn_face"), dict) else {}
+    p50 = _num(raw.get("cnn_face_ms_p50"))
+    p50 = p50 if p50 is not None else _num(nested.get("p50"))
+    p95 = _num(raw.get("cnn_face_ms_p95"))
+    p95 = p95 if p95 is not None else _num(nested.get("p95"))
     if p50 is not None:
         rows.append(("CNN on one face, median (p50)", _ms(p50) + (f"  (p95 {_ms(p95)})" if p95 is not None else "")))
     throughput = _num(raw.get("cnn_batch64_faces_per_s"))
     if throughput is not None:
         batch = _num(raw.get("cnn_batch64_ms_p50"))
+        if batch is None and isinstance(raw.get("cnn_batch64"), dict):
+            batch = _num(raw["cnn_batch64"].get("p50"))
         rows.append(("CNN throughput, batches of 64 faces",
                      f"{throughput:,.0f} faces/s" + (f"  ({_ms(batch)} per batch, p50)" if batch is not None else "")))
     ours = _photo_figure(raw, "1280x720", 1, "e2e_cnn")
@@ -126,13 +140,30 @@ def speed_targets(raw: dict) -> list[tuple[str, bool]]:
     return out
 
 
+def without_machine_paths(text: str) -> str:
+    """``text`` with absolute paths of the machine that ran the benchmark shortened: relative to the
+    project inside it, else the file or folder name alone (``.../name``)."""
+    root = str(PROJECT_ROOT)
+
+    def shorten(match: re.Match) -> str:
+        path = match.group(0)
+        if path == root or path.startswith(root + "/"):
+            return path[len(root) + 1:] or "."
+        for marker in ("/models/", "/runs/", "/benchmarks/"):  # another clone of the project
+            if marker in path:
+                return path[path.index(marker) + 1:]
+        return ".../" + path.rstrip("/").rsplit("/", 1)[-1]
+
+    return _ABSOLUTE_PATH.sub(shorten, text)
+
+
 def speed_notes(raw: dict) -> list[str]:
-    """The notes a benchmark run recorded (``notes`` list or ``note`` string)."""
+    """The notes a benchmark run recorded (``notes`` list or ``note`` string), without absolute paths."""
     notes = raw.get("notes")
     out = [str(n) for n in notes if str(n).strip()] if isinstance(notes, list) else []
     if isinstance(raw.get("note"), str) and raw["note"].strip():
         out.insert(0, raw["note"])
-    return out
+    return [without_machine_paths(n) for n in out]
 
 
 def speed_facts(raw: dict) -> list[str]:

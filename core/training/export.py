@@ -13,6 +13,20 @@ from core.training.runs import BEST_WEIGHTS, load_weights, read_state
 from core.training.schedule import describe_schedule
 
 
+def layer_table(model) -> str:
+    """The model's layers as a plain-text table (name and type, output shape, parameters), in full:
+    Keras's own ``summary()`` draws box characters at a console width and cuts the last column."""
+    rows = [("Layer (type)", "Output shape", "Parameters")]
+    rows += [(f"{layer.name} ({type(layer).__name__})", str(tuple(layer.output.shape)), f"{layer.count_params():,}")
+             for layer in model.layers]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}" for a, b, c in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    lines.append("-" * len(lines[0]))
+    lines.append(f"Total parameters: {model.count_params():,}")
+    return "\n".join(lines)
+
+
 def export_run(run_dir: str | Path, models_dir: str | Path | None = None) -> Path:
     """Write ``models/<name>/`` from a run's best checkpoint: model.keras, model.json, history.csv."""
 
@@ -28,8 +42,6 @@ def export_run(run_dir: str | Path, models_dir: str | Path | None = None) -> Pat
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / "model.keras")
     shutil.copyfile(run_dir / "history.csv", out / "history.csv")
-    summary: list[str] = []
-    model.summary(print_fn=lambda line, *a, **k: summary.append(line), line_length=100)
     card = ModelCard(
         name=config.name,
         kind="keras-cnn",
@@ -43,7 +55,7 @@ def export_run(run_dir: str | Path, models_dir: str | Path | None = None) -> Pat
                            "flatten, dropout, Dense-BN-ReLU, dropout, softmax",
             "stages": [list(s) for s in config.stages], "dense_units": config.dense_units, "dropout": config.dropout,
             "parameters": int(model.count_params()), "multiply_adds": multiply_adds(model),
-            "summary": "\n".join(summary),
+            "summary": layer_table(model),
         },
         training={
             "dataset": state["dataset"], "data_dir_name": Path(config.data).name,

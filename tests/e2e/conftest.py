@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from harness import fer2013_test_dir
 
 from core.bench.app import CHROMIUM, CHROMIUM_ARGS, AppServer, app_env
 from core.bench.scenes import write_y4m
@@ -51,11 +52,11 @@ def model_dir(e2e_tmp) -> Path:
 
 
 def evaluate_stand_in(path: Path, limit: int = 140) -> None:
-    """Give a temporary model an evaluation (a slice of FER2013's PrivateTest, when FER2013_DIR is
-    set), so that the Evaluation and Mistakes pages have something to show."""
-    data = os.environ.get("FER2013_DIR")
-    if not data or not (Path(data) / "test").is_dir():
-        print("e2e: FER2013_DIR not set: the Evaluation and Mistakes pages will show their empty states")
+    """Give a temporary model an evaluation (a slice of FER2013's PrivateTest, when FER2013 is
+    present), so that the Evaluation and Mistakes pages have something to show."""
+    data = fer2013_test_dir()
+    if data is None:
+        print("e2e: no FER2013 folder: the Evaluation and Mistakes pages will show their empty states")
         return
     command = [sys.executable, "-m", "core", "evaluate", "--model", path.name, "--data", data, "--split", "PrivateTest",
                "--limit", str(limit), "--models-dir", str(path.parent)]

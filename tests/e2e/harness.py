@@ -71,3 +71,11 @@ def alerts(page) -> list[str]:
 
 def exceptions(page) -> list[str]:
     return page.locator('[data-testid="stException"]').all_inner_texts()
+
+
+def fer2013_test_dir() -> Path | None:
+    """FER2013 as the app finds it (FER2013_DIR, else ../shared/datasets/fer2013), if it has test/."""
+    from core.paths import dataset_dir_from_env
+
+    path = dataset_dir_from_env()
+    return path if path is not None and (path / "test").is_dir() else None

@@ -1,0 +1,112 @@
+"""Watch every file write, rename and removal a block of code makes, anywhere on disk.
+
+Photos are personal data: analysing one must write nothing, not even a temporary file that is
+deleted straight after. A snapshot of a few folders cannot see that (nor a write elsewhere), so
+this watch listens to Python's audit events (``sys.addaudithook``, PEP 578), which fire for every
+``open()``/``os.open()`` in a write mode, ``os.rename``/``os.replace``, ``os.remove``/``os.unlink``,
+``os.rmdir``, ``os.mkdir``, ``os.truncate``, links and ``tempfile.mkstemp``/``mkdtemp``, in every
+thread (Streamlit's AppTest runs the page in its own thread). Reads are not reported.
+
+Use it in any test (the video, live and own-data paths use the same watch)::
+
+    from privacy_watch import watch_writes        # tests/ is on sys.path under pytest
+
+    with watch_writes() as seen:
+        analyzer.analyze_source(photo_bytes)
+    assert seen.writes == [], seen.report()
+
+or the ``write_watch`` fixture from ``tests/conftest.py`` (the same function). ``allow`` takes
+folders where writes are expected (e.g. an output folder the user chose).
+
+Limits: writes made by compiled code that bypasses Python's I/O (OpenCV's ``imwrite``,
+TensorFlow's C++ file system) raise no audit event; pair the watch with a before/after snapshot of
+the folders such code could reach. Bytecode caches (``__pycache__/*.pyc``) written when a module is
+imported for the first time are ignored: they hold code, never data.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+# audit event -> index of the argument that names the path
+_PATH_EVENTS = {"os.rename": 0, "os.remove": 0, "os.rmdir": 0, "os.mkdir": 0, "os.truncate": 0, "os.link": 1,
+                "os.symlink": 1, "shutil.move": 1, "shutil.rmtree": 0, "shutil.copyfile": 1, "tempfile.mkstemp": 0,
+                "tempfile.mkdtemp": 0}
+
+
+@dataclass
+class WriteLog:
+    """What a watch saw: ``writes`` holds ``(event, path)`` pairs in the order they happened."""
+
+    allow: tuple[str, ...] = ()
+    writes: list[tuple[str, str]] = field(default_factory=list)
+
+    def record(self, event: str, path) -> None:
+        text = os.fsdecode(path) if isinstance(path, (str, bytes, os.PathLike)) else repr(path)
+        if "__pycache__" in text and text.rsplit(".", 1)[-1].startswith("pyc"):
+            return
+        absolute = os.path.abspath(text) if isinstance(path, (str, bytes, os.PathLike)) else text
+        if any(absolute == a or absolute.startswith(a + os.sep) for a in self.allow):
+            return
+        self.writes.append((event, absolute))
+
+    def report(self) -> str:
+        return "; ".join(f"{event} {path}" for event, path in self.writes) or "no writes"
+
+
+_active: list[WriteLog] = []
+_lock = threading.Lock()
+_installed = False
+
+
+def _is_write_open(args) -> bool:
+    path, mode, flags = (tuple(args) + (None, None, None))[:3]
+    if isinstance(path, int):  # re-opening an already open descriptor
+        return False
+    if isinstance(mode, str):
+        return any(c in mode for c in "wax+")
+    return isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
+
+
+def _hook(event: str, args) -> None:
+    if not _active:
+        return
+    if event == "open":
+        if not _is_write_open(args):
+            return
+        paths = [args[0]]
+    elif event == "os.rename":  # also os.replace: both ends count
+        paths = list(args[:2])
+    elif event in _PATH_EVENTS:
+        at = _PATH_EVENTS[event]
+        paths = [args[at] if len(args) > at else None]
+    else:
+        return
+    for log in list(_active):
+        for path in paths:
+            log.record(event, path)
+
+
+def _install() -> None:
+    global _installed
+    with _lock:
+        if not _installed:
+            sys.addaudithook(_hook)  # an audit hook cannot be removed; it does nothing while no watch is active
+            _installed = True
+
+
+@contextmanager
+def watch_writes(allow: tuple[str | os.PathLike, ...] = ()):
+    """Record every file write, rename and removal (any thread, any folder) made inside the block."""
+    _install()
+    log = WriteLog(allow=tuple(os.path.abspath(Path(a)) for a in allow))
+    _active.append(log)
+    try:
+        yield log
+    finally:
+        _active.remove(log)

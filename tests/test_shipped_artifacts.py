@@ -1,0 +1,61 @@
+"""The shipped evaluation artifacts agree with themselves and with the README (no dataset needed).
+
+For every ``models/*/eval/*/`` folder, ``metrics.json`` must be what its own ``predictions.csv``
+gives (accuracy, macro F1, per-class precision/recall/F1/support, the confusion matrix, the image
+count), and each README table row that cites a ``metrics.json`` must show that file's accuracy.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EVAL_DIRS = sorted(p for p in PROJECT_ROOT.glob("models/*/eval/*") if p.is_dir())
+
+
+def test_there_are_shipped_evaluations():
+    assert len(EVAL_DIRS) >= 2, "models/*/eval/* is missing from the tree"
+
+
+@pytest.mark.parametrize("folder", EVAL_DIRS, ids=[str(p.relative_to(PROJECT_ROOT / "models")) for p in EVAL_DIRS])
+def test_metrics_agree_with_predictions(folder):
+    for name in ("metrics.json", "predictions.csv"):
+        assert (folder / name).is_file(), f"{folder.relative_to(PROJECT_ROOT)}/{name} is missing"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    frame = pd.read_csv(folder / "predictions.csv")
+    labels = metrics["labels"]
+    probabilities = frame[[f"p_{label}" for label in labels]].to_numpy()
+    assert (frame["predicted"] == np.asarray(labels)[probabilities.argmax(axis=1)]).all()
+    assert np.allclose(frame["confidence"], probabilities.max(axis=1))
+    true, predicted = frame["true"], frame["predicted"]
+
+    assert metrics["n_images"] == len(frame)
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(true, predicted), abs=1e-9)
+    assert metrics["macro_f1"] == pytest.approx(f1_score(true, predicted, labels=labels, average="macro",
+                                                         zero_division=0), abs=1e-9)
+    precision, recall, f1, support = precision_recall_fscore_support(true, predicted, labels=labels, zero_division=0)
+    for i, label in enumerate(labels):
+        stored = metrics["per_class"][label]
+        assert stored["support"] == support[i], label
+        assert (stored["precision"], stored["recall"], stored["f1"]) == pytest.approx(
+            (precision[i], recall[i], f1[i]), abs=1e-9), label
+    assert metrics["confusion_matrix"]["labels"] == labels
+    assert metrics["confusion_matrix"]["counts"] == confusion_matrix(true, predicted, labels=labels).tolist()
+
+
+def test_readme_rows_show_the_accuracy_of_the_file_they_cite():
+    rows = [line for line in (PROJECT_ROOT / "README.md").read_text().splitlines()
+            if line.startswith("|") and "metrics.json`" in line]
+    assert rows, "the README's results table cites no metrics.json"
+    for row in rows:
+        cited = re.search(r"`(models/[^`]+/metrics\.json)`", row).group(1)
+        path = PROJECT_ROOT / cited
+        assert path.is_file(), f"the README cites {cited}, which is missing"
+        accuracy = json.loads(path.read_text())["accuracy"]
+        assert f"{accuracy * 100:.1f}%" in row, f"README row for {cited} does not show {accuracy:.2%}"
