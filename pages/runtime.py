@@ -9,6 +9,12 @@ calls went from ~5 ms to 120-900 ms). Our models are long-lived ``st.cache_resou
 must not be cleared between runs, so the Keras clean-up is skipped, and one daemon thread collects
 garbage once a minute instead, which keeps memory bounded (see ``make soak``).
 
+It also fixes deep links: until ``streamlit_app.py`` has run once in a server process, Streamlit
+treats ``pages/`` as an old-style multipage folder, so a first request for ``/live`` ran the page on
+its own with Streamlit's automatic list of every file in ``pages/`` as the sidebar (``common`` and
+``runtime`` included). :func:`leave_automatic_navigation` (called when ``pages.common`` is first
+imported, i.e. by every page) switches that mode off and reruns through the app's own navigation.
+
 Not a page: streamlit_app.py calls :func:`install` once per process.
 """
 from __future__ import annotations
@@ -38,3 +44,14 @@ def install(gc_interval_s: float = GC_INTERVAL_S) -> bool:
         script_runner._clean_problem_modules = lambda: None
     threading.Thread(target=_collect_periodically, args=(gc_interval_s,), name="periodic-gc", daemon=True).start()
     return True
+
+
+def leave_automatic_navigation() -> None:
+    """If this run is Streamlit's automatic ``pages/`` navigation, rerun through ``st.navigation``."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        import streamlit as st
+
+        PagesManager.uses_pages_directory = False
+        st.rerun()
