@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.models.base import ARRAY_BATCHES, EmotionClassifier, ModelUnavailable, to_gray
+from core.models.base import ARRAY_BATCHES, EmotionClassifier, Explainer, ModelUnavailable, to_gray
 from core.models.card import ModelCard, ModelCardError
 
 TRAIN_HINT = "train one with `python -m core train --data DATASET`"
@@ -92,6 +92,9 @@ class CnnClassifier(EmotionClassifier):
         """Probabilities for an already preprocessed float32 (n, h, w, 1) batch."""
         out = [self._forward(batch[i:i + self.batch_size]).numpy() for i in range(0, len(batch), self.batch_size)]
         return np.concatenate(out).astype(np.float64) if out else np.zeros((0, len(self.labels)))
+
+    def explainer(self) -> Explainer:
+        return Explainer(self.model, self.preprocess, letterbox=False)
 
     def describe(self) -> dict:
         return {"name": self.name, "labels": list(self.labels), "model_dir": str(self.model_dir),

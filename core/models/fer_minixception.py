@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from core.labels import FER2013_LABELS
-from core.models.base import EmotionClassifier, ModelUnavailable, to_gray
+from core.models.base import EmotionClassifier, Explainer, ModelUnavailable, to_gray
 
 NAME = "fer_minixception"
 KIND = "keras"
@@ -190,6 +190,9 @@ class FerMiniXceptionClassifier(EmotionClassifier):
                 gray = cv2.resize(gray, (w, h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
             batch[i, ..., 0] = gray.astype(np.float32) * np.float32(SCALE) + np.float32(OFFSET)
         return batch
+
+    def explainer(self) -> Explainer:
+        return Explainer(self.model, self.preprocess, letterbox=False)
 
     def predict_arrays(self, batch: np.ndarray) -> np.ndarray:
         """Probabilities for an already preprocessed float32 (n, 64, 64, 1) batch."""
