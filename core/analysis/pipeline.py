@@ -70,6 +70,23 @@ class AnalysisOptions:
                 "detector": self.detector, "calibrated": self.calibrated, "face_crops": self.face_crops}
 
 
+def detection_limits(width: int, height: int, detector: str = DEFAULT_DETECTOR, min_face_size: int = 40,
+                     max_detect_side: int = 400) -> dict[str, int]:
+    """The smallest face (pixels) each detector behind ``detector`` can find in a photo of this size,
+    e.g. ``{"blazeface": 128, "haar": 71}`` for "blazeface-or-haar" at 1280x720 (Haar works on a copy
+    shrunk to ``max_detect_side``; BlazeFace sees the photo letterboxed to 128 or 192 px)."""
+    limits = {}
+    for part in ("blazeface-full", "blazeface"):
+        if detector.startswith(part):
+            fraction = BLAZEFACE_SMALLEST_FRACTION[part]
+            limits[part] = max(min_face_size, math.ceil(fraction * max(width, height)))
+            break
+    if "haar" in detector:
+        haar = FaceDetector(min_face_size=min_face_size, max_detect_side=max_detect_side)
+        limits["haar"] = haar.effective_min_face_size(width, height)
+    return limits
+
+
 def is_face_crop(width: int, height: int, options: AnalysisOptions = AnalysisOptions()) -> bool:
     """Whether an image of this size is classified whole, as one face crop."""
     return options.face_crops or max(width, height) <= FACE_CROP_MAX_SIDE
@@ -188,18 +205,8 @@ class Analyzer:
         return _named_detector(options.detector, options.min_face_size)
 
     def detection_limits(self, width: int, height: int, options: AnalysisOptions = AnalysisOptions()) -> dict[str, int]:
-        """The smallest face (pixels) each detector behind ``options.detector`` can find in a photo of
-        this size, e.g. ``{"blazeface": 128, "haar": 71}`` for "blazeface-or-haar" at 1280x720."""
-        limits = {}
-        for part in ("blazeface-full", "blazeface"):
-            if options.detector.startswith(part):
-                fraction = BLAZEFACE_SMALLEST_FRACTION[part]
-                limits[part] = max(options.min_face_size, math.ceil(fraction * max(width, height)))
-                break
-        if "haar" in options.detector:
-            haar = self.detector(options) if options.detector == "haar" else FaceDetector(options.min_face_size)
-            limits["haar"] = haar.effective_min_face_size(width, height)
-        return limits
+        """See :func:`detection_limits` (with this analyser's Haar detection-size cap)."""
+        return detection_limits(width, height, options.detector, options.min_face_size, self.max_detect_side)
 
     def smallest_findable_face(self, width: int, height: int, options: AnalysisOptions = AnalysisOptions()) -> int:
         """The smallest face (pixels) the detector can find in a photo of this size with these options."""
