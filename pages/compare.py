@@ -24,6 +24,8 @@ HEATMAPS_KEY = "_compare_heatmaps"
 CACHE_SIZE = 24  # analysed photos kept per session (memory only)
 EXAMPLE_NAME = "example: astronaut (skimage.data.astronaut)"
 PHOTO_MAX_HEIGHT = 520  # px on screen: a landscape photo spans the page, a portrait one stays in view
+DETECTOR_TITLES = {"haar": "Haar (OpenCV)", "blazeface": "BlazeFace", "blazeface-full": "BlazeFace full range",
+                   "blazeface-or-haar": "BlazeFace, else Haar", "blazeface+haar": "BlazeFace + Haar"}
 DETECTOR_HELP = {
     "haar": "Haar (OpenCV): frontal faces only, finds small faces, ~60-100 ms",
     "blazeface": "BlazeFace: fast (~2 ms), finds turned and tilted faces, misses faces under ~10% of the photo",
@@ -50,7 +52,7 @@ def sidebar() -> tuple[list[str], AnalysisOptions, str | None, bool]:
                                     "unchanged. Recorded in the downloads.")
         st.subheader("Faces")
         detector = st.selectbox("Face detector", DETECTOR_NAMES, index=DETECTOR_NAMES.index(DEFAULT_DETECTOR),
-                                format_func=lambda d: DETECTOR_HELP[d].split(":")[0], key="opt_detector",
+                                format_func=DETECTOR_TITLES.get, key="opt_detector",
                                 help="\n\n".join(DETECTOR_HELP.values()))
         face_crops = st.checkbox("Each image is one face crop", key="opt_face_crops",
                                  help="Classify every image whole, without looking for faces (like FER2013's "
@@ -246,7 +248,7 @@ def heat_maps(models, photo_key: tuple, face: dict, crop: np.ndarray, emotion: s
 
 
 def _ms(value: float) -> str:
-    return f"{value:.1f} ms" if value < 100 else f"{value:.0f} ms"
+    return f"{value:.1f}\u00a0ms" if value < 100 else f"{value:.0f}\u00a0ms"  # never "156 / ms"
 
 
 def show_face(models, photo_key: tuple, face: dict, crop: np.ndarray, explain_crop: np.ndarray,

@@ -337,7 +337,7 @@ def test_uploads_without_deepface(app_env, without_deepface, astronaut, download
     cnn = metric_values(at)["CNN"]
     assert len(cnn) == 1 and cnn[0] in LABELS
     assert "DeepFace" not in metric_values(at)
-    assert any("confidence" in c and " ms" in c for c in messages(at, "caption"))
+    assert any("confidence" in c and "\u00a0ms" in c for c in messages(at, "caption"))
     charts = plotly_specs(at)
     assert len(charts) == 1
     bars = charts[0]["data"]
@@ -401,7 +401,7 @@ def test_webcam_snapshot_with_both_models(app_env, with_deepface, astronaut, dow
     assert values["CNN"][0] in LABELS and values["DeepFace"][0] in LABELS
     agree = values["CNN"][0] == values["DeepFace"][0]
     assert (f"2 of 2 agree: {values['CNN'][0]}" in content) == agree
-    assert ("no majority (2 models)" in content) == (not agree)
+    assert ("the 2 models disagree" in content) == (not agree)
     bars = plotly_specs(at)[0]["data"]
     assert [t["name"] for t in bars] == ["CNN", "DeepFace"]
     assert all(abs(sum(t["y"]) - 100) < 0.1 for t in bars)

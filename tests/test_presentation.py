@@ -286,7 +286,8 @@ def test_face_counts_use_one_wording():
 def test_agreement_text_for_n_models():
     assert tables.agreement_text(False, {"emotion": "happy", "votes": 2, "models": 3}) == "2 of 3 agree: happy"
     assert tables.agreement_text(True, {"emotion": "sad", "votes": 3, "models": 3}) == "3 of 3 agree: sad"
-    assert tables.agreement_text(False, {"emotion": None, "votes": 1, "models": 2}) == "no majority (2 models)"
+    assert tables.agreement_text(False, {"emotion": None, "votes": 1, "models": 2}) == "the 2 models disagree"
+    assert tables.agreement_text(False, {"emotion": None, "votes": 1, "models": 3}) == "no majority (3 models)"
     assert tables.agreement_text(None, None) == "—"
 
 

@@ -37,7 +37,7 @@ def agreement_text(agree: bool | None, agreement: dict | None = None) -> str:
     """
     if agreement:
         if agreement["emotion"] is None:
-            return f"no majority ({agreement['models']} models)"
+            return "the 2 models disagree" if agreement["models"] == 2 else f"no majority ({agreement['models']} models)"
         return f"{agreement['votes']} of {agreement['models']} agree: {agreement['emotion']}"
     return {True: "yes", False: "no"}.get(agree, "—")
 
