@@ -191,3 +191,49 @@ def dataset_folder_problem(typed: str) -> tuple[Path | None, str | None]:
     if not folder.is_dir():
         return None, f"{folder}: no such folder."
     return folder, None
+
+
+# --------------------------------------------------------------------------- any set of registered models
+
+
+def ready_models() -> dict[str, str]:
+    """Every registered model that is ready here, ``{registry name: display name}``, in registration
+    order: a newly registered model appears on the pages with no edit."""
+    from core.models import registry
+
+    ready = [spec for spec in registry.specs() if spec.availability().ready]
+    titles = [spec.display_name or spec.name for spec in ready]
+    return {spec.name: title if titles.count(title) == 1 else f"{title} ({spec.name})"
+            for spec, title in zip(ready, titles)}
+
+
+@st.cache_resource(show_spinner="Loading {0} (first time only)…", max_entries=16)
+def _load_model(name: str, stamp: tuple):
+    """One classifier (or the one-line reason it cannot load), loaded once per model file version."""
+    from core.models import registry
+    from core.models.base import ModelUnavailable
+
+    try:
+        return registry.get(name)
+    except ModelUnavailable as exc:
+        return str(exc)
+
+
+def load_model_set(names) -> Models:
+    """The models ``names`` (registry names) as an Analyzer over them, each loaded once per process."""
+    from core.analysis.pipeline import Analyzer
+    from core.models import registry
+
+    classifiers, unavailable = {}, {}
+    for name in names:
+        spec = registry.resolve(name)
+        location = spec.availability().location
+        loaded = _load_model(name, (location, artifacts.mtime(Path(location)) if location else None))
+        if isinstance(loaded, str):
+            unavailable[spec.key] = loaded
+        else:
+            classifiers[spec.key] = loaded
+    if not classifiers:
+        return Models(None, unavailable)
+    labels = tuple(dict.fromkeys(label for c in classifiers.values() for label in c.labels))
+    return Models(Analyzer(classifiers), unavailable, {n: c.describe() for n, c in classifiers.items()}, labels)

@@ -132,7 +132,7 @@ def _grad_cam(model: str, folder: str, stamp: tuple):
     parts = classifier.explainer()
     if parts is None:
         return None, f"{model} is not a Keras network, so it has no Grad-CAM map"
-    network, preprocess, letterbox = parts
+    network, preprocess, letterbox = parts.model, parts.preprocess, parts.letterbox
     return GradCam(network, preprocess=preprocess, letterbox=letterbox), tuple(classifier.labels)
 
 

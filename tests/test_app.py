@@ -278,7 +278,7 @@ PAGES = ("compare", "training", "evaluation", "mistakes", "about")
 def test_every_page_renders_with_artifacts(app_env, without_deepface, page):
     at = run_app(page)
     content = texts(at)
-    expected = {"compare": "Compare the CNN and DeepFace", "training": "How the CNN was trained",
+    expected = {"compare": "Compare emotion models", "training": "How the CNN was trained",
                 "evaluation": "How the models score", "mistakes": "Mistakes", "about": "About the workbench"}
     assert expected[page] in content
     assert not at.error, messages(at, "error")
@@ -311,9 +311,10 @@ def test_uploads_without_deepface(app_env, without_deepface, astronaut, download
     """CNN alone: the missing weights are explained once; bad files get one line each; the good ones
     are analysed; the downloads hold every result."""
     at = run_app()
+    at.sidebar.multiselect(key="opt_models").set_value(["fer2013_cnn"]).run()  # whatever else is registered
     blank = np.full((240, 320, 3), 200, np.uint8)
     good = jpeg(astronaut)
-    at.file_uploader(key="uploads").set_value([
+    at.file_uploader(key="uploads_0").set_value([
         ("astronaut.jpg", good, "image/jpeg"),
         ("not_an_image.png", b"this is not an image", "image/png"),
         ("cut.jpg", good[: len(good) // 3], "image/jpeg"),
@@ -324,26 +325,27 @@ def test_uploads_without_deepface(app_env, without_deepface, astronaut, download
     errors = messages(at, "error")
     assert len(errors) == 2, errors
     assert all("\n" not in e for e in errors)
-    assert any(e.startswith("not_an_image.png: ") and "not an image" in e for e in errors)
-    assert any(e.startswith("cut.jpg: ") for e in errors)
+    assert any(e.startswith("**not_an_image.png** was refused: ") and "not an image" in e for e in errors)
+    assert any(e.startswith("**cut.jpg** was refused: ") for e in errors)
 
     infos = [i for i in messages(at, "info") if "DeepFace is unavailable" in i]
-    assert len(infos) == 1 and "make deepface-weights" in infos[0] and "only the CNN" in infos[0]
+    assert len(infos) == 1 and "make deepface-weights" in infos[0] and "not offered" in infos[0]
     content = texts(at)
     assert "astronaut.jpg — 1 face" in content
-    assert "blank.png — 0 faces" in content and "No face found" in content
-    assert "2 photos analysed, 1 face in all" in content
+    assert "blank.png — no face found" in content and "No face found" in content
+    assert "2 photos analysed, 1 face in all (1 photo with no face found; 2 uploads refused)" in content
     cnn = metric_values(at)["CNN"]
     assert len(cnn) == 1 and cnn[0] in LABELS
     assert "DeepFace" not in metric_values(at)
-    assert any("confidence" in c and " ms" in c for c in messages(at, "caption"))
+    assert any("confidence" in c and "\u00a0ms" in c for c in messages(at, "caption"))
     charts = plotly_specs(at)
     assert len(charts) == 1
     bars = charts[0]["data"]
     assert [t["name"] for t in bars] == ["CNN"] and bars[0]["x"] == LABELS
     assert abs(sum(bars[0]["y"]) - 100) < 0.1
 
-    summary = table(at, "photo", "face", "CNN", "agree")
+    summary = table(at, "photo", "face", "CNN")
+    assert "agree" not in summary.columns  # one model: nothing to compare
     assert list(summary["photo"]) == ["astronaut.jpg", "not_an_image.png", "cut.jpg", "blank.png"]
     assert summary.loc[0, "CNN"].split()[0] == cnn[0]
 
@@ -374,16 +376,18 @@ def test_an_unexpected_failure_spoils_only_its_own_photo(app_env, without_deepfa
 
     monkeypatch.setattr(Analyzer, "analyze", flaky)
     at = run_app()
-    at.file_uploader(key="uploads").set_value([("boom.png", png(astronaut), "image/png"),
+    at.file_uploader(key="uploads_0").set_value([("boom.png", png(astronaut), "image/png"),
                                                ("fine.png", png(astronaut), "image/png")])
     at.run()
     assert_ok(at)
-    assert messages(at, "error") == ["boom.png: analysis failed (RuntimeError: detector exploded with a second line)"]
+    assert messages(at, "error") == ["**boom.png** was refused: analysis failed (RuntimeError: detector exploded with "
+                                     "a second line)"]
     assert "fine.png — 1 face" in texts(at)
 
 
 def test_webcam_snapshot_with_both_models(app_env, with_deepface, astronaut, downloads):
     at = run_app()
+    at.sidebar.multiselect(key="opt_models").set_value(["fer2013_cnn", "deepface"]).run()
     assert not at.camera_input, "the webcam is only asked for once switched on"
     at.toggle(key="use_webcam").set_value(True).run()
     assert_ok(at)
@@ -392,11 +396,12 @@ def test_webcam_snapshot_with_both_models(app_env, with_deepface, astronaut, dow
     assert_ok(at)
     assert not any("DeepFace is unavailable" in i for i in messages(at, "info"))
     content = texts(at)
-    assert "webcam snapshot.jpg — 1 face" in content
+    assert "webcam snapshot 1.jpg — 1 face" in content
     values = metric_values(at)
     assert values["CNN"][0] in LABELS and values["DeepFace"][0] in LABELS
     agree = values["CNN"][0] == values["DeepFace"][0]
-    assert ("Models agree" in content) == agree and ("Models disagree" in content) == (not agree)
+    assert (f"2 of 2 agree: {values['CNN'][0]}" in content) == agree
+    assert ("the 2 models disagree" in content) == (not agree)
     bars = plotly_specs(at)[0]["data"]
     assert [t["name"] for t in bars] == ["CNN", "DeepFace"]
     assert all(abs(sum(t["y"]) - 100) < 0.1 for t in bars)
@@ -407,6 +412,7 @@ def test_webcam_snapshot_with_both_models(app_env, with_deepface, astronaut, dow
 
 def test_example_button_and_deepface_own_detector(app_env, with_deepface):
     at = run_app()
+    at.sidebar.multiselect(key="opt_models").set_value(["fer2013_cnn", "deepface"]).run()
     assert "Add a photo to start" in texts(at)
     at.button(key="example_button").click().run()
     assert_ok(at)
@@ -426,15 +432,17 @@ def test_example_button_and_deepface_own_detector(app_env, with_deepface):
 def test_no_face_options(app_env, without_deepface, astronaut):
     at = run_app()
     at.button(key="example_button").click().run()
+    at.sidebar.multiselect(key="opt_models").set_value(["fer2013_cnn"]).run()
     at.sidebar.slider(key="opt_min_face").set_value(400).run()
     assert_ok(at)
-    assert "No face found (minimum face size 400 px" in texts(at)
+    assert "No face found." in texts(at) and "(minimum face size setting: 400 px)" in texts(at)
+    assert "lower the minimum face size" in texts(at)  # here the setting, not the detector, is the limit
     assert "CNN" not in metric_values(at)
 
     at.sidebar.radio(key="opt_no_face").set_value("whole_image").run()
     assert_ok(at)
     assert "The whole image was classified instead" in texts(at)
-    assert "no face was found, so the whole image was classified" in texts(at)
+    assert "**Face 1** — no face found; whole image classified" in texts(at)
     assert metric_values(at)["CNN"][0] in LABELS
 
 
@@ -649,5 +657,5 @@ def test_broken_metrics_of_one_model_keep_the_other(copy_env):
 def test_broken_cnn_model_file_is_explained_on_compare(copy_env, without_deepface):
     (copy_env["cnn"] / "model.keras").write_bytes(b"not a keras file")
     at = run_app()
-    assert any("Our CNN is unavailable" in w and "cannot load the model" in w for w in messages(at, "warning"))
+    assert any("CNN is unavailable" in w and "cannot load the model" in w for w in messages(at, "warning"))
     assert "No model could be loaded" in texts(at)

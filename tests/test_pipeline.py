@@ -37,7 +37,7 @@ def assert_plain(value, path="result"):
 
 
 def assert_model_entry(entry: dict, labels=FER2013_LABELS) -> None:
-    assert set(entry) == {"emotion", "dominant_emotion", "confidence", "time_ms"}
+    assert set(entry) == {"emotion", "dominant_emotion", "confidence", "time_ms", "temperature"}
     emotion = entry["emotion"]
     assert list(emotion) == list(labels)
     assert all(type(v) is float and 0.0 <= v <= 100.0 for v in emotion.values())
@@ -112,18 +112,20 @@ def test_to_dict_is_plain_and_json_serialisable(astronaut_result):
     data = astronaut_result.to_dict()
     assert_plain(data)
     assert json.loads(json.dumps(data)) == data
-    assert set(data) == {"image", "width", "height", "faces", "no_face_found", "options", "timings_ms",
-                         "model_errors"}
+    assert set(data) == {"image", "width", "height", "faces", "faces_found", "no_face_found", "options",
+                         "timings_ms", "model_errors"}
     assert data["image"] == "astronaut.png" and data["width"] == 512 and data["height"] == 512
     assert data["no_face_found"] is False and data["model_errors"] == {}
-    assert data["options"] == {"no_face": "report", "deepface_mode": "crops", "min_face_size": 40, "detector": "haar"}
+    assert data["options"] == {"no_face": "report", "deepface_mode": "crops", "min_face_size": 40,
+                               "detector": "blazeface-or-haar", "calibrated": True, "face_crops": False}
+    assert data["faces_found"] == 1
     assert {"detect", "cnn", "deepface", "total"} <= set(data["timings_ms"])
     assert all(type(v) is float and v >= 0 for v in data["timings_ms"].values())
 
 
 def test_face_entry_format(astronaut_result):
     (face,) = astronaut_result.to_dict()["faces"]
-    assert set(face) == {"face", "region", "face_confidence", "source", "models", "agree"}
+    assert set(face) == {"face", "region", "face_confidence", "source", "models", "agree", "agreement"}
     assert face["face"] == 1 and face["source"] == "detector"
     assert set(face["region"]) == {"x", "y", "w", "h"}
     assert all(type(v) is int for v in face["region"].values())
@@ -256,13 +258,14 @@ def test_several_faces_largest_first_and_max_faces(astronaut):
     canvas[128:384, 100:356] = cv2.resize(astronaut, (256, 256), interpolation=cv2.INTER_AREA)
     fixed = FixedClassifier("a", "fear")
     analyzer = Analyzer({"a": fixed}, max_detect_side=1024)  # no cap: the ~48 px face is in reach
-    data = analyzer.analyze(canvas).to_dict()
+    haar = AnalysisOptions(detector="haar")  # BlazeFace misses faces under ~10% of the long side
+    data = analyzer.analyze(canvas, options=haar).to_dict()
     assert [f["face"] for f in data["faces"]] == [1, 2]
     areas = [f["region"]["w"] * f["region"]["h"] for f in data["faces"]]
     assert areas[0] > areas[1]
     assert data["faces"][0]["region"]["x"] >= 512
     assert fixed.calls[-1] == [(f["region"]["h"], f["region"]["w"], 3) for f in data["faces"]]  # one batch
-    limited = analyzer.analyze(canvas, options=AnalysisOptions(max_faces=1)).to_dict()
+    limited = analyzer.analyze(canvas, options=AnalysisOptions(max_faces=1, detector="haar")).to_dict()
     assert len(limited["faces"]) == 1 and limited["faces"][0]["region"] == data["faces"][0]["region"]
 
 
@@ -372,3 +375,61 @@ def test_load_classifiers_missing_cnn(tmp_path, without_deepface):
 def test_load_classifiers_unknown_model():
     with pytest.raises(ValueError, match="unknown model"):
         load_classifiers("resnet")
+
+
+# --------------------------------------------------------------------------- N models, calibration, face crops
+
+
+def test_agreement_among_n_models(astronaut):
+    a, b, c = FixedClassifier("a", "happy"), FixedClassifier("b", "happy"), FixedClassifier("c", "sad")
+    (face,) = Analyzer({"a": a, "b": b, "c": c}).analyze(astronaut).to_dict()["faces"]
+    assert face["agreement"] == {"emotion": "happy", "votes": 2, "models": 3} and face["agree"] is False
+    (face,) = Analyzer({"a": a, "b": b}).analyze(astronaut).to_dict()["faces"]
+    assert face["agreement"] == {"emotion": "happy", "votes": 2, "models": 2} and face["agree"] is True
+    (face,) = Analyzer({"a": a, "c": c}).analyze(astronaut).to_dict()["faces"]
+    assert face["agreement"] == {"emotion": None, "votes": 1, "models": 2}  # a tie: no majority
+    (face,) = Analyzer({"a": a}).analyze(astronaut).to_dict()["faces"]
+    assert face["agreement"] is None
+
+
+def test_calibrated_option_applies_the_models_temperature(astronaut):
+    from core.analysis.calibration import apply_temperature
+
+    fixed = FixedClassifier("a", "happy")
+    raw = Analyzer({"a": fixed}).analyze(astronaut).to_dict()["faces"][0]["models"]["a"]
+    assert raw["temperature"] is None  # no fitted temperature: unchanged even when calibrated
+    fixed.temperature = 2.0
+    analyzer = Analyzer({"a": fixed})
+    calibrated = analyzer.analyze(astronaut).to_dict()
+    entry = calibrated["faces"][0]["models"]["a"]
+    expected = apply_temperature(np.array([[raw["emotion"][k] / 100 for k in fixed.labels]]), 2.0)[0]
+    assert entry["temperature"] == 2.0 and calibrated["options"]["calibrated"] is True
+    assert [entry["emotion"][k] for k in fixed.labels] == pytest.approx(list(expected * 100), abs=1e-3)
+    assert entry["confidence"] < raw["confidence"]  # T > 1 softens
+    off = analyzer.analyze(astronaut, options=AnalysisOptions(calibrated=False)).to_dict()
+    assert off["faces"][0]["models"]["a"] == {**raw, "time_ms": off["faces"][0]["models"]["a"]["time_ms"]}
+    assert off["options"]["calibrated"] is False
+
+
+def test_a_small_image_is_one_face_crop(astronaut):
+    crop = cv2.resize(astronaut[60:240, 140:320], (48, 48), interpolation=cv2.INTER_AREA)  # a FER2013-sized face
+    fixed = FixedClassifier("a", "sad")
+    data = Analyzer({"a": fixed}).analyze(crop, "face48.png").to_dict()
+    (face,) = data["faces"]
+    assert face["source"] == "face_crop" and face["region"] == {"x": 0, "y": 0, "w": 48, "h": 48}
+    assert face["models"]["a"]["dominant_emotion"] == "sad" and fixed.calls[-1] == [(48, 48, 3)]
+    assert data["faces_found"] == 1 and data["no_face_found"] is False and "detect" not in data["timings_ms"]
+
+
+def test_face_crops_option_classifies_any_image_whole(astronaut):
+    data = Analyzer({"a": FixedClassifier("a", "sad")}).analyze(
+        astronaut, options=AnalysisOptions(face_crops=True)).to_dict()
+    assert [f["source"] for f in data["faces"]] == ["face_crop"] and data["faces"][0]["region"]["w"] == 512
+
+
+def test_detection_limits_name_what_limits_each_detector():
+    analyzer = Analyzer({"a": FixedClassifier("a", "sad")})
+    limits = analyzer.detection_limits(940, 529, AnalysisOptions(detector="blazeface-or-haar"))
+    assert limits == {"blazeface": 94, "haar": 71}  # 10% of the long side; Haar at the 400-px cap
+    assert analyzer.detection_limits(940, 529, AnalysisOptions(detector="haar")) == {"haar": 71}
+    assert analyzer.smallest_findable_face(940, 529, AnalysisOptions(detector="blazeface-or-haar")) == 71

@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
 import pytest
@@ -146,7 +147,7 @@ def test_summary_table():
     assert table.iloc[2]["note"] == "no face found"
     assert table.iloc[3]["note"] == "not analysed: not an image in a supported format"
     cnn_only = tables.summary_table([{"image": "x", "faces": [face(1, "happy")]}], ["cnn"])
-    assert list(cnn_only.columns) == ["photo", "face", "CNN", "agree", "note"] and cnn_only.iloc[0]["agree"] == "—"
+    assert list(cnn_only.columns) == ["photo", "face", "CNN", "note"]  # one model: no agree column
 
 
 def test_results_csv():
@@ -155,7 +156,10 @@ def test_results_csv():
     first = rows[0]
     assert first["image"] == "group.jpg" and first["face"] == "1" and first["x"] == "10"
     assert first["cnn_emotion"] == "happy" and float(first["cnn_happy"]) == 80.0 and first["deepface_time_ms"] == "40.0"
-    assert rows[1]["agree"] == "False" and rows[1]["deepface_emotion"] == "fear"
+    assert rows[0]["agreement"] == "yes" and rows[1]["agreement"] == "no" and rows[1]["deepface_emotion"] == "fear"
+    # one unit for every probability in the CSV: percent (confidence included)
+    assert float(first["cnn_confidence"]) == 80.0 and float(first["deepface_confidence"]) == 60.0
+    assert first["cnn_calibrated"] == "" and float(first["face_confidence"]) == 0.9
     assert rows[2]["image"] == "wall.png" and rows[2]["face"] == "" and rows[2]["no_face_found"] == "True"
     assert rows[3]["error"] == "not an image in a supported format"
     assert json.loads(first["options"])["deepface_mode"] == "crops"
@@ -267,3 +271,53 @@ def test_speed_targets_facts_and_notes():
     assert facts[:3] == ["2026-11-22 05:17:28 UTC", "AMD EPYC, 2 cores, no GPU", "Python 3.11.7, Keras 3.15.1, TensorFlow 2.21.0"]
     assert speed.speed_notes({**BENCH, "note": "stand-in weights"}) == ["stand-in weights", "timings are wall-clock"]
     assert speed.speed_targets({}) == [] and speed.speed_notes({}) == []
+
+
+def test_face_counts_use_one_wording():
+    assert tables.faces_text(RESULTS[0]) == "2 faces" and tables.faces_text(RESULTS[1]) == "no face found"
+    whole = {"faces": [face(1, "sad", source="whole_image")]}
+    crop = {"faces": [face(1, "sad", source="face_crop")]}
+    assert tables.faces_text(whole) == "no face found; whole image classified"
+    assert tables.faces_text(crop) == "1 face (the image is a face crop)"
+    assert tables.totals_text([*RESULTS, whole, crop]) == (
+        "4 photos analysed, 3 faces in all (2 photos with no face found; 1 upload refused)")
+
+
+def test_agreement_text_for_n_models():
+    assert tables.agreement_text(False, {"emotion": "happy", "votes": 2, "models": 3}) == "2 of 3 agree: happy"
+    assert tables.agreement_text(True, {"emotion": "sad", "votes": 3, "models": 3}) == "3 of 3 agree: sad"
+    assert tables.agreement_text(False, {"emotion": None, "votes": 1, "models": 2}) == "the 2 models disagree"
+    assert tables.agreement_text(False, {"emotion": None, "votes": 1, "models": 3}) == "no majority (3 models)"
+    assert tables.agreement_text(None, None) == "—"
+
+
+def test_annotated_photo_tags_each_box_with_every_models_answer_without_overlap():
+    from core.presentation.photos import annotated_photo
+
+    image = np.full((300, 400, 3), 128, np.uint8)
+    faces = [face(1, "happy", "sad"), face(2, "fear", "fear")]
+    faces[0]["region"] = {"x": 100, "y": 100, "w": 60, "h": 60}
+    faces[1]["region"] = {"x": 170, "y": 100, "w": 60, "h": 60}  # side by side: the tags must not overlap
+    out = annotated_photo(image, faces)
+    assert out.shape == (300, 400, 3)
+    dark = (out.max(axis=2) < 60)  # the tags' dark background
+    assert dark[:100].sum() > 0 or dark[160:].sum() > 0  # tags sit outside the boxes
+    plain = annotate.annotate_faces(image, faces, labels=False)
+    assert (out != image[..., ::-1]).any(axis=2).sum() > (plain != image).any(axis=2).sum()  # text drawn
+    data = annotate.png_bytes(out)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)[..., ::-1].tolist() == out.tolist()
+
+
+def test_no_face_advice_names_the_limit_and_an_option_that_works():
+    from core.analysis.pipeline import AnalysisOptions
+    from core.presentation.photos import no_face_advice
+
+    result = {"width": 940, "height": 529}
+    advice = no_face_advice(result, {"blazeface": 94, "haar": 71}, AnalysisOptions())
+    assert "BlazeFace 94 px, Haar 71 px" in advice and "lower the minimum face size" not in advice
+    assert "classify the whole image" in advice
+    big = no_face_advice(result, {"blazeface": 200, "haar": 200}, AnalysisOptions(min_face_size=200))
+    assert "lower the minimum face size (down to 71 px helps here)" in big
+    blaze = no_face_advice(result, {"blazeface": 94}, AnalysisOptions(detector="blazeface"))
+    assert "choose the Haar detector" in blaze and "down to 71 px" in blaze

@@ -5,18 +5,25 @@ one JSON-serialisable result format used by the CLI, the app and the downloads. 
 ``region`` {x, y, w, h} and ``face_confidence`` as DeepFace writes them, and per model the
 DeepFace-style ``emotion`` {label: percent} and ``dominant_emotion``, plus ``confidence`` and
 ``time_ms``. Only plain Python types appear in it.
+
+Probabilities are calibrated by default: a classifier with a fitted ``temperature`` (from its
+``model.json``) has its probabilities divided in log space by it (``AnalysisOptions.calibrated``).
+Small images (long side at most :data:`FACE_CROP_MAX_SIDE`) are taken to be a face crop already and
+classified whole, as FER2013's 48x48 faces are; ``AnalysisOptions.face_crops`` does so for any size.
 """
 from __future__ import annotations
 
 import functools
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 
+from core.analysis.calibration import apply_temperature
 from core.faces import Face, FaceDetector, crop_face, whole_image_face
-from core.faces.nms import MergingDetector, make_detector
+from core.faces.nms import DEFAULT_DETECTOR, MergingDetector, make_detector
 from core.media.images import ImageSource, decode_image, source_name
 from core.models.base import FULL_PHOTO_PIPELINE, EmotionClassifier, timed_predict
 
@@ -26,6 +33,11 @@ def _named_detector(name: str, min_face_size: int):
     """Detectors are thread-safe and costly to build (BlazeFace loads a model): one per setting."""
     return make_detector(name, min_face_size=min_face_size)
 
+
+FACE_CROP_MAX_SIDE = 96  # an image this small (long side, px) is a face crop: no detector can find a face in it
+# BlazeFace sees the photo letterboxed to its input (128 px short-range, 192 px full-range) and misses
+# faces under about 10% of the photo's long side (measured: ~128 px in a 1280x720 frame, issue 13).
+BLAZEFACE_SMALLEST_FRACTION = {"blazeface": 0.10, "blazeface-full": 0.10 * 128 / 192}
 
 NoFacePolicy = Literal["report", "whole_image"]
 DeepFaceMode = Literal["crops", "full"]
@@ -40,13 +52,44 @@ class AnalysisOptions:
       faces); ``"full"`` runs DeepFace's own detector and alignment on the whole photo.
     * ``min_face_size``: faces smaller than this (pixels, full resolution) are ignored.
     * ``detector``: the face detector's name (see :data:`core.faces.nms.DETECTOR_NAMES`).
+    * ``calibrated``: apply each model's fitted temperature (models without one are unchanged).
+    * ``face_crops``: every image is already one face crop (no detection); images whose long side
+      is at most :data:`FACE_CROP_MAX_SIDE` are treated so regardless.
     """
 
     no_face: NoFacePolicy = "report"
     deepface_mode: DeepFaceMode = "crops"
     min_face_size: int = 40
     max_faces: int = 20
-    detector: str = "haar"
+    detector: str = DEFAULT_DETECTOR
+    calibrated: bool = True
+    face_crops: bool = False
+
+    def to_dict(self) -> dict:
+        return {"no_face": self.no_face, "deepface_mode": self.deepface_mode, "min_face_size": self.min_face_size,
+                "detector": self.detector, "calibrated": self.calibrated, "face_crops": self.face_crops}
+
+
+def detection_limits(width: int, height: int, detector: str = DEFAULT_DETECTOR, min_face_size: int = 40,
+                     max_detect_side: int = 400) -> dict[str, int]:
+    """The smallest face (pixels) each detector behind ``detector`` can find in a photo of this size,
+    e.g. ``{"blazeface": 128, "haar": 71}`` for "blazeface-or-haar" at 1280x720 (Haar works on a copy
+    shrunk to ``max_detect_side``; BlazeFace sees the photo letterboxed to 128 or 192 px)."""
+    limits = {}
+    for part in ("blazeface-full", "blazeface"):
+        if detector.startswith(part):
+            fraction = BLAZEFACE_SMALLEST_FRACTION[part]
+            limits[part] = max(min_face_size, math.ceil(fraction * max(width, height)))
+            break
+    if "haar" in detector:
+        haar = FaceDetector(min_face_size=min_face_size, max_detect_side=max_detect_side)
+        limits["haar"] = haar.effective_min_face_size(width, height)
+    return limits
+
+
+def is_face_crop(width: int, height: int, options: AnalysisOptions = AnalysisOptions()) -> bool:
+    """Whether an image of this size is classified whole, as one face crop."""
+    return options.face_crops or max(width, height) <= FACE_CROP_MAX_SIDE
 
 
 @dataclass
@@ -54,6 +97,7 @@ class ModelPrediction:
     probabilities: np.ndarray
     labels: tuple[str, ...]
     time_ms: float
+    temperature: float | None = None  # the temperature applied (None: raw probabilities)
 
     @property
     def dominant(self) -> str:
@@ -69,6 +113,7 @@ class ModelPrediction:
             "dominant_emotion": self.dominant,
             "confidence": round(self.confidence, 6),
             "time_ms": round(self.time_ms, 3),
+            "temperature": None if self.temperature is None else round(float(self.temperature), 4),
         }
 
 
@@ -86,10 +131,23 @@ class FaceResult:
             return None
         return len({p.dominant for p in self.predictions.values()}) == 1
 
+    @property
+    def agreement(self) -> dict | None:
+        """``{"emotion", "votes", "models"}``: the most voted emotion (None on a tie for first place),
+        how many models chose it, out of how many; None with fewer than two models."""
+        if len(self.predictions) < 2:
+            return None
+        votes: dict[str, int] = {}
+        for prediction in self.predictions.values():
+            votes[prediction.dominant] = votes.get(prediction.dominant, 0) + 1
+        best = max(votes.values())
+        leaders = [emotion for emotion, count in votes.items() if count == best]
+        return {"emotion": leaders[0] if len(leaders) == 1 else None, "votes": best, "models": len(self.predictions)}
+
     def to_dict(self) -> dict:
         data = {"face": self.index, "region": self.face.region(), "face_confidence": float(self.face.confidence),
                 "source": self.source, "models": {name: p.to_dict() for name, p in self.predictions.items()},
-                "agree": self.agree}
+                "agree": self.agree, "agreement": self.agreement}
         if self.deepface_region is not None:
             data["deepface_region"] = dict(self.deepface_region)
         return data
@@ -109,15 +167,20 @@ class PhotoResult:
     def no_face_found(self) -> bool:
         return not any(f.source != "whole_image" for f in self.faces)
 
+    @property
+    def faces_found(self) -> int:
+        """Faces found by a detector or given as a face crop (the whole-image fallback is not one)."""
+        return sum(f.source != "whole_image" for f in self.faces)
+
     def to_dict(self) -> dict:
         return {
             "image": self.name,
             "width": self.width,
             "height": self.height,
             "faces": [f.to_dict() for f in self.faces],
+            "faces_found": self.faces_found,
             "no_face_found": self.no_face_found,
-            "options": {"no_face": self.options.no_face, "deepface_mode": self.options.deepface_mode,
-                        "min_face_size": self.options.min_face_size, "detector": self.options.detector},
+            "options": self.options.to_dict(),
             "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
             "model_errors": dict(self.model_errors),
         }
@@ -141,9 +204,13 @@ class Analyzer:
             return MergingDetector(self.detector(options))
         return _named_detector(options.detector, options.min_face_size)
 
+    def detection_limits(self, width: int, height: int, options: AnalysisOptions = AnalysisOptions()) -> dict[str, int]:
+        """See :func:`detection_limits` (with this analyser's Haar detection-size cap)."""
+        return detection_limits(width, height, options.detector, options.min_face_size, self.max_detect_side)
+
     def smallest_findable_face(self, width: int, height: int, options: AnalysisOptions = AnalysisOptions()) -> int:
         """The smallest face (pixels) the detector can find in a photo of this size with these options."""
-        return self.detector(options).effective_min_face_size(width, height)
+        return min(self.detection_limits(width, height, options).values())
 
     def analyze_source(self, source: ImageSource | np.ndarray, name: str | None = None,
                        options: AnalysisOptions = AnalysisOptions()) -> PhotoResult:
@@ -171,10 +238,14 @@ class Analyzer:
         """Analyse a decoded BGR image."""
         start = time.perf_counter()
         timings: dict[str, float] = {}
-        faces = self.face_detector(options).detect(image)[: options.max_faces]
-        timings["detect"] = (time.perf_counter() - start) * 1000.0
-        results = [FaceResult(i + 1, face, "detector") for i, face in enumerate(faces)]
         errors: dict[str, str] = {}
+        if is_face_crop(image.shape[1], image.shape[0], options):
+            results = [FaceResult(1, whole_image_face(image, confidence=1.0), "face_crop")]
+            options = replace(options, deepface_mode="crops")  # DeepFace's detector would not find it either
+        else:
+            faces = self.face_detector(options).detect(image)[: options.max_faces]
+            timings["detect"] = (time.perf_counter() - start) * 1000.0
+            results = [FaceResult(i + 1, face, "detector") for i, face in enumerate(faces)]
 
         # Models with their own full-photo pipeline (DeepFace) run it in "full" mode.
         full_photo = [name_ for name_, c in self.classifiers.items()
@@ -182,7 +253,7 @@ class Analyzer:
         for name_ in full_photo:
             t = time.perf_counter()
             try:
-                self._add_full_photo(name_, image, results)
+                self._add_full_photo(name_, image, results, self._temperature(self.classifiers[name_], options))
             except Exception as exc:  # a model failure must not lose the other model's results
                 errors[name_] = f"{type(exc).__name__}: {exc}"
             timings[name_] = (time.perf_counter() - t) * 1000.0
@@ -202,12 +273,21 @@ class Analyzer:
                 errors[name_] = f"{type(exc).__name__}: {exc}"
                 continue
             timings[name_] = elapsed
+            temperature = self._temperature(classifier, options)
+            if temperature is not None:
+                probabilities = apply_temperature(probabilities, temperature)
             for result, row in zip(results, probabilities):
-                result.predictions[name_] = ModelPrediction(row, classifier.labels, elapsed / len(crops))
+                result.predictions[name_] = ModelPrediction(row, classifier.labels, elapsed / len(crops), temperature)
         timings["total"] = (time.perf_counter() - start) * 1000.0
         return PhotoResult(name, int(image.shape[1]), int(image.shape[0]), results, timings, options, errors)
 
-    def _add_full_photo(self, model: str, image: np.ndarray, results: list[FaceResult]) -> None:
+    @staticmethod
+    def _temperature(classifier: EmotionClassifier, options: AnalysisOptions) -> float | None:
+        temperature = getattr(classifier, "temperature", None)
+        return float(temperature) if options.calibrated and temperature else None
+
+    def _add_full_photo(self, model: str, image: np.ndarray, results: list[FaceResult],
+                        temperature: float | None = None) -> None:
         """A model's own pipeline (DeepFace) on the whole photo; its faces are matched to ours by
         overlap (IoU >= 0.3).
 
@@ -226,7 +306,10 @@ class Analyzer:
                 match = FaceResult(len(results) + 1, theirs, "deepface_detector")
                 results.append(match)
             match.deepface_region = region
-            match.predictions[model] = ModelPrediction(item["probabilities"], classifier.labels, per_face_ms)
+            probabilities = item["probabilities"]
+            if temperature is not None:
+                probabilities = apply_temperature(probabilities[None], temperature)[0]
+            match.predictions[model] = ModelPrediction(probabilities, classifier.labels, per_face_ms, temperature)
 
 
 def load_classifiers(model: str = "both", model_dir=None, deepface_detector: str = "opencv"):

@@ -241,7 +241,7 @@ def gradcam_timings(classifiers: dict, crop, repeats: int, warmup: int) -> dict:
         parts = classifier.explainer()
         if parts is None:
             continue
-        model, preprocess, letterbox = parts
+        model, preprocess, letterbox = parts.model, parts.preprocess, parts.letterbox
         cam = GradCam(model, preprocess=preprocess, letterbox=letterbox)
         stats = summarize(repeat_ms(lambda cam=cam: cam.explain([crop]), repeats, warmup))
         out.update({f"gradcam_{name}_face_ms_p50": stats["p50"], f"gradcam_{name}_face_ms_p95": stats["p95"],

@@ -30,7 +30,7 @@ def explainers(classifiers: dict, layer: str | None) -> tuple[dict, dict]:
         if parts is None:
             skipped[key] = "not a Keras network, so no Grad-CAM"
             continue
-        model, preprocess, letterbox = parts
+        model, preprocess, letterbox = parts.model, parts.preprocess, parts.letterbox
         if layer is not None and layer not in conv_layers(model):
             raise ExplainError(f"{key} has no conv layer {layer!r}; its conv layers: {', '.join(conv_layers(model))}")
         cams[key] = GradCam(model, layer, preprocess=preprocess, letterbox=letterbox)

@@ -41,6 +41,7 @@ def crop_face(image: np.ndarray, face: Face, margin: float = 0.0) -> np.ndarray:
     return np.ascontiguousarray(image[y0:y1, x0:x1])
 
 
-def whole_image_face(image: np.ndarray) -> Face:
-    """A pseudo-face covering the whole image (for "classify the whole image" when none is found)."""
-    return Face(0, 0, int(image.shape[1]), int(image.shape[0]), 0.0)
+def whole_image_face(image: np.ndarray, confidence: float = 0.0) -> Face:
+    """A pseudo-face covering the whole image ("classify the whole image" when none is found, with
+    confidence 0; or an image that is already a face crop, with confidence 1)."""
+    return Face(0, 0, int(image.shape[1]), int(image.shape[0]), confidence)

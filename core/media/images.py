@@ -18,7 +18,18 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 MAX_PIXELS = 40_000_000  # 40 megapixels
 MAX_BYTES = 50 * 1024 * 1024  # 50 MiB
 SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "MPO")
-FILE_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif")
+
+
+def _file_types() -> tuple[str, ...]:
+    """Every file extension Pillow reads as one of :data:`SUPPORTED_FORMATS` (``jfif``, ``jpe``,
+    ``dib``, ``apng``, ... included): an upload is accepted by name exactly when it can be decoded."""
+    Image.init()
+    found = {ext.lstrip(".").lower() for ext, fmt in Image.registered_extensions().items() if fmt in SUPPORTED_FORMATS}
+    common = ["jpg", "jpeg", "jfif", "jpe", "png", "webp", "bmp", "tif", "tiff", "gif"]
+    return tuple(common + sorted(found - set(common)))
+
+
+FILE_TYPES = _file_types()  # without dots, the most common first
 
 ImageSource = bytes | bytearray | memoryview | str | os.PathLike | BinaryIO
 

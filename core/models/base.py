@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -30,6 +31,17 @@ class ModelUnavailable(RuntimeError):
     """A classifier that cannot be loaded here; the message says why and what to do."""
 
 
+@dataclass(frozen=True)
+class Explainer:
+    """What Grad-CAM needs from a classifier: its Keras network (Keras 3 or tf_keras), the function
+    that turns face crops into that network's input batch, and whether that function letterboxes
+    crops to a square (so maps are mapped back onto the crop correctly)."""
+
+    model: object
+    preprocess: Callable[[Sequence[np.ndarray]], np.ndarray]
+    letterbox: bool = False
+
+
 class EmotionClassifier(ABC):
     """Turns face crops (BGR or grayscale uint8 arrays of any size) into class probabilities."""
 
@@ -37,6 +49,9 @@ class EmotionClassifier(ABC):
     labels: tuple[str, ...]
     kind: str
     capabilities: frozenset[str] = frozenset()
+    # A fitted temperature (``model.json``'s ``calibration.temperature``) or None: dividing log
+    # probabilities by it makes the confidences calibrated (``core.analysis.calibration``).
+    temperature: float | None = None
 
     @property
     def model_id(self) -> str:
@@ -64,15 +79,10 @@ class EmotionClassifier(ABC):
     def describe(self) -> dict:
         return {"name": self.name, "labels": list(self.labels)}
 
-    @property
-    def temperature(self) -> float | None:
-        """The temperature fitted by ``python -m core calibrate`` (its ``model.json`` ``calibration``),
-        or None: probabilities are then shown as the model gives them."""
-        return None
-
-    def explainer(self):
-        """``(keras_model, preprocess, letterbox)`` for Grad-CAM (core.analysis.gradcam.GradCam), or
-        None when the model is not a Keras network we can differentiate."""
+    def explainer(self) -> Explainer | None:
+        """The Keras network behind this classifier for Grad-CAM, or None when it has none to show
+        (the default). ``core.analysis.gradcam.GradCam(e.model, preprocess=e.preprocess,
+        letterbox=e.letterbox)`` explains its answers."""
         return None
 
 

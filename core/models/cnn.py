@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.models.base import ARRAY_BATCHES, EmotionClassifier, ModelUnavailable, to_gray
+from core.models.base import ARRAY_BATCHES, EmotionClassifier, Explainer, ModelUnavailable, to_gray
 from core.models.card import ModelCard, ModelCardError
 
 TRAIN_HINT = "train one with `python -m core train --data DATASET`"
@@ -97,8 +97,8 @@ class CnnClassifier(EmotionClassifier):
     def temperature(self) -> float | None:
         return self.card.temperature
 
-    def explainer(self):
-        return self.model, self.preprocess, False
+    def explainer(self) -> Explainer:
+        return Explainer(self.model, self.preprocess, letterbox=False)
 
     def describe(self) -> dict:
         return {"name": self.name, "labels": list(self.labels), "model_dir": str(self.model_dir),

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from core.labels import FER2013_LABELS
-from core.models.base import FULL_PHOTO_PIPELINE, EmotionClassifier, ModelUnavailable, to_bgr
+from core.models.base import FULL_PHOTO_PIPELINE, EmotionClassifier, Explainer, ModelUnavailable, to_bgr
 
 # Figures published by others for DeepFace's emotion model (not measured by this project): the one
 # place the 57.4% lives; the model card, the Evaluation page and the About page read it from here.
@@ -112,14 +112,19 @@ class DeepFaceClassifier(EmotionClassifier):
         except ModelCardError:
             return None
 
-    def explainer(self):
-        from deepface.modules import modeling
+    def explainer(self) -> Explainer | None:
+        """DeepFace's emotion network (tf_keras) with the preprocessing ``analyze(detector_backend="skip")``
+        applies (letterboxed to a square first)."""
+        from core.analysis.gradcam import deepface_preprocess
 
-        from core.analysis import gradcam
+        try:
+            from deepface.modules import modeling
 
-        with _DEEPFACE_LOCK:
-            network = modeling.build_model(task="facial_attribute", model_name="Emotion").model
-        return network, gradcam.deepface_preprocess, True
+            with _DEEPFACE_LOCK:
+                network = modeling.build_model(task="facial_attribute", model_name="Emotion").model
+        except Exception:  # noqa: BLE001 - nothing to explain without the network
+            return None
+        return Explainer(network, deepface_preprocess, letterbox=True)
 
     def describe(self) -> dict:
         return {"name": self.name, "labels": list(self.labels), "weights": str(self.weights_path),

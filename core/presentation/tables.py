@@ -29,14 +29,57 @@ def verdict(face: dict, model: str) -> str:
     return f"{prediction['dominant_emotion']} {prediction['confidence'] * 100:.0f}%"
 
 
-def agreement_text(agree: bool | None) -> str:
+def agreement_text(agree: bool | None, agreement: dict | None = None) -> str:
+    """``"3 of 3 agree: happy"``, ``"2 of 3 agree: happy"``, ``"no majority"``; ``"—"`` with one model.
+
+    ``agreement`` is a face's ``agreement`` entry; without it (older results) the ``agree`` flag
+    gives ``"yes"``/``"no"``.
+    """
+    if agreement:
+        if agreement["emotion"] is None:
+            return "the 2 models disagree" if agreement["models"] == 2 else f"no majority ({agreement['models']} models)"
+        return f"{agreement['votes']} of {agreement['models']} agree: {agreement['emotion']}"
     return {True: "yes", False: "no"}.get(agree, "—")
+
+
+SOURCE_NOTES = {"whole_image": "no face found; whole image classified",
+                "face_crop": "the image is one face crop",
+                "deepface_detector": "found by DeepFace's detector only"}
+
+
+def faces_text(result: dict) -> str:
+    """How many faces a photo's result holds, in the one wording every part of the page uses:
+    ``"2 faces"``, ``"1 face (the image is a face crop)"``, ``"no face found"`` or ``"no face found;
+    whole image classified"``."""
+    faces = result.get("faces", [])
+    found = sum(f.get("source") != "whole_image" for f in faces)
+    if found == 0:
+        return SOURCE_NOTES["whole_image"] if faces else "no face found"
+    text = f"{found} face{'s' if found != 1 else ''}"
+    return text + " (the image is a face crop)" if faces[0].get("source") == "face_crop" else text
+
+
+def totals_text(results: Sequence[dict], refused: Sequence[dict] = ()) -> str:
+    """``"3 photos analysed, 5 faces in all (1 photo with no face found; 1 upload refused)"``: the
+    counts add up what :func:`faces_text` says per photo."""
+    good = [r for r in results if "error" not in r]
+    faces = sum(f.get("source") != "whole_image" for r in good for f in r.get("faces", []))
+    none = sum(1 for r in good if not any(f.get("source") != "whole_image" for f in r.get("faces", [])))
+    failed = len(results) - len(good) + len(refused)
+    text = f"{len(good)} photo{'s' if len(good) != 1 else ''} analysed, {faces} face{'s' if faces != 1 else ''} in all"
+    notes = []
+    if none:
+        notes.append(f"{none} photo{'s' if none != 1 else ''} with no face found")
+    if failed:
+        notes.append(f"{failed} upload{'s' if failed != 1 else ''} refused")
+    return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def summary_table(results: Sequence[dict], models: Sequence[str] = ("cnn", "deepface")) -> pd.DataFrame:
     """One row per face: photo, face, one column per model (emotion and confidence), agree.
 
-    Photos without a face and photos that could not be read get one row saying so.
+    Photos without a face and photos that could not be read (or were refused) get one row saying so.
+    With a single model the ``agree`` column is left out (there is nothing to compare).
     """
     rows = []
     for result in results:
@@ -50,21 +93,25 @@ def summary_table(results: Sequence[dict], models: Sequence[str] = ("cnn", "deep
                          "agree": "—", "note": "no face found"})
             continue
         for face in result["faces"]:
-            note = {"whole_image": "no face found; whole image classified",
-                    "deepface_detector": "found by DeepFace's detector only"}.get(face.get("source"), "")
+            note = SOURCE_NOTES.get(face.get("source"), "")
             rows.append({"photo": photo, "face": str(face["face"]),
                          **{display_name(m): verdict(face, m) for m in models},
-                         "agree": agreement_text(face.get("agree")), "note": note})
+                         "agree": agreement_text(face.get("agree"), face.get("agreement")), "note": note})
     columns = ["photo", "face", *[display_name(m) for m in models], "agree", "note"]
-    return pd.DataFrame(rows, columns=columns)
+    if len(models) < 2:
+        columns.remove("agree")
+    return pd.DataFrame(rows, columns=columns)[columns]
 
 
 def results_frame(results: Sequence[dict], labels: Sequence[str] | None = None) -> pd.DataFrame:
     """The flat table behind the CSV download: one row per face (or per photo without a face).
 
-    Columns: image, width, height, face, x, y, w, h, face_confidence, source, agree, then per model
-    ``<model>_emotion``, ``<model>_confidence`` (0-1), ``<model>_time_ms`` and ``<model>_<label>``
-    (percent), then no_face_found, options, model_errors and error.
+    Columns: image, width, height, face, x, y, w, h, face_confidence (the detector's score, 0-1),
+    source, agreement, then per model ``<model>_emotion``, ``<model>_confidence`` and
+    ``<model>_<label>`` (both in percent, 0-100: one unit for every probability),
+    ``<model>_calibrated`` (the temperature applied, empty when none) and ``<model>_time_ms``, then
+    no_face_found, options (JSON, incl. ``calibrated``), model_errors and error (why a photo was not
+    analysed, e.g. an upload that was refused).
     """
     models = model_names(results)
     if labels is None:
@@ -82,20 +129,23 @@ def results_frame(results: Sequence[dict], labels: Sequence[str] | None = None) 
             continue
         for face in result["faces"]:
             region = face.get("region", {})
+            agreement = face.get("agreement")
             row = {**base, "face": face["face"], **{k: region.get(k) for k in ("x", "y", "w", "h")},
                    "face_confidence": face.get("face_confidence"), "source": face.get("source"),
-                   "agree": face.get("agree")}
+                   "agreement": agreement_text(face.get("agree"), agreement) if len(models) > 1 else None}
             for model in models:
                 prediction = face.get("models", {}).get(model)
                 row[f"{model}_emotion"] = prediction["dominant_emotion"] if prediction else None
-                row[f"{model}_confidence"] = prediction["confidence"] if prediction else None
-                row[f"{model}_time_ms"] = prediction["time_ms"] if prediction else None
+                row[f"{model}_confidence"] = round(prediction["confidence"] * 100, 4) if prediction else None
                 for label in labels:
                     row[f"{model}_{label}"] = prediction["emotion"].get(label) if prediction else None
+                row[f"{model}_calibrated"] = prediction.get("temperature") if prediction else None
+                row[f"{model}_time_ms"] = prediction["time_ms"] if prediction else None
             rows.append({**row, **tail})
-    columns = ["image", "width", "height", "face", "x", "y", "w", "h", "face_confidence", "source", "agree"]
+    columns = ["image", "width", "height", "face", "x", "y", "w", "h", "face_confidence", "source", "agreement"]
     for model in models:
-        columns += [f"{model}_emotion", f"{model}_confidence", f"{model}_time_ms"] + [f"{model}_{l}" for l in labels]
+        columns += ([f"{model}_emotion", f"{model}_confidence"] + [f"{model}_{l}" for l in labels]
+                    + [f"{model}_calibrated", f"{model}_time_ms"])
     columns += ["no_face_found", "options", "model_errors", "error"]
     frame = pd.DataFrame(rows, columns=columns)
     for column in ("width", "height", "face", "x", "y", "w", "h"):  # whole numbers, even beside empty cells
