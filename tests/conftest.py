@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pylibsrtp  # noqa: F401  (aiortc's libsrtp segfaults when first loaded after TensorFlow, as the app's pages load it)
 import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
