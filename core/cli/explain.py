@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.cli.common import positive_int
+from core.cli.common import analysis_options, load_models, positive_int
 from core.cli.predict import _model_choice
 
 
@@ -83,16 +83,9 @@ def run(args) -> int:
     from core.faces import whole_image_face
     from core.media.images import ImageDecodeError, decode_image
 
-    try:
-        classifiers, unavailable = pipeline.load_classifiers(args.model, args.model_dir)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for name, reason in unavailable.items():
-        print(f"note: {name} unavailable: {reason}", file=sys.stderr)
-    if not classifiers:
-        print("error: no model could be loaded", file=sys.stderr)
-        return 1
+    classifiers, unavailable, code = load_models(args.model, args.model_dir)
+    if code:
+        return code
     try:
         cams, skipped = explainers(classifiers, args.layer)
         classes = {key: class_index(classifiers[key], args.emotion) for key in cams}
@@ -111,7 +104,7 @@ def run(args) -> int:
         print(f"error: cannot create the output folder {out} ({exc.strerror or exc})", file=sys.stderr)
         return 2
     analyzer = pipeline.Analyzer(classifiers)
-    options = pipeline.AnalysisOptions(min_face_size=args.min_face_size)
+    options = analysis_options(args, no_face="report")  # --whole-image is handled here, per photo
     detector = analyzer.face_detector(options)
     payload, bad = [], 0
     for path in args.images:

@@ -10,7 +10,7 @@ import csv
 import sys
 from pathlib import Path
 
-from core.cli.common import positive_int
+from core.cli.common import analysis_options, load_models, positive_int
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 
@@ -65,22 +65,13 @@ def run(args) -> int:
     from core.media.images import ImageDecodeError
     from core.presentation.tables import results_payload
 
-    try:
-        classifiers, unavailable = pipeline.load_classifiers(args.model, args.model_dir, args.deepface_detector)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for name, reason in unavailable.items():
-        print(f"note: {name} unavailable: {reason}", file=sys.stderr)
-    if not classifiers:
-        print("error: no model could be loaded", file=sys.stderr)
-        return 1
+    classifiers, unavailable, code = load_models(args.model, args.model_dir, args.deepface_detector)
+    if code:
+        return code
     if unavailable:
         print(f"note: showing {', '.join(classifiers)} only", file=sys.stderr)
     analyzer = pipeline.Analyzer(classifiers)
-    options = pipeline.AnalysisOptions(no_face="whole_image" if args.whole_image else "report",
-                                       deepface_mode=args.deepface_mode, min_face_size=args.min_face_size,
-                                       detector=args.detector)
+    options = analysis_options(args)
     images = expand_images(args.images)
     if not images:
         print(f"error: no supported image in {', '.join(args.images)}", file=sys.stderr)

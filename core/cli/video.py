@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.cli.common import positive_int
+from core.cli.common import analysis_options, load_models, positive_int
 
 
 def _positive_float(text: str) -> float:
@@ -34,17 +34,10 @@ def run(args) -> int:
     except OSError as exc:
         print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    try:
-        classifiers, unavailable = pipeline.load_classifiers(args.model, args.model_dir)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    for name, reason in unavailable.items():
-        print(f"note: {name} unavailable: {reason}", file=sys.stderr)
-    if not classifiers:
-        print("error: no model could be loaded", file=sys.stderr)
-        return 1
-    options = pipeline.AnalysisOptions(detector=args.detector, min_face_size=args.min_face_size)
+    classifiers, unavailable, code = load_models(args.model, args.model_dir)
+    if code:
+        return code
+    options = analysis_options(args)
     try:
         result = analyse_video(data, pipeline.Analyzer(classifiers), options, every=args.every,
                                every_seconds=args.every_seconds, max_frames=args.max_frames)
