@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -80,3 +81,16 @@ def write_watch():
     from privacy_watch import watch_writes
 
     return watch_writes
+
+
+@pytest.fixture
+def sandbox(tmp_path, monkeypatch):
+    """A fresh working directory (cwd) and a private temporary directory (``tempfile.gettempdir()``)."""
+    work, temp = tmp_path / "cwd", tmp_path / "tmp"
+    work.mkdir()
+    temp.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("TMPDIR", str(temp))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() recomputes from TMPDIR
+    assert Path(tempfile.gettempdir()) == temp
+    return work, temp

@@ -22,9 +22,15 @@ Limits: writes made by compiled code that bypasses Python's I/O (OpenCV's ``imwr
 TensorFlow's C++ file system) raise no audit event; pair the watch with a before/after snapshot of
 the folders such code could reach. Bytecode caches (``__pycache__/*.pyc``) written when a module is
 imported for the first time are ignored: they hold code, never data.
+
+The other checks the privacy tests share live here too: ``snapshot``/``changes`` (before/after state
+of folders), ``all_logging_at_debug`` (every logger captured) and ``leaks`` (a name or an image's
+bytes, in any common text form, found in a text). The ``sandbox`` fixture is in ``tests/conftest.py``.
 """
 from __future__ import annotations
 
+import base64
+import logging
 import os
 import sys
 import threading
@@ -110,3 +116,85 @@ def watch_writes(allow: tuple[str | os.PathLike, ...] = ()):
         yield log
     finally:
         _active.remove(log)
+
+
+def snapshot(*roots: Path) -> dict[str, tuple[int, int]]:
+    """Every file and folder under ``roots``: path -> (size, mtime in ns)."""
+    state = {}
+    for root in roots:
+        for folder, dirs, files in os.walk(root):
+            for name in dirs + files:
+                path = os.path.join(folder, name)
+                try:
+                    info = os.lstat(path)
+                except FileNotFoundError:
+                    continue
+                state[path] = (info.st_size, info.st_mtime_ns)
+    return state
+
+
+def changes(before: dict, after: dict) -> list[str]:
+    return sorted([f"new: {p}" for p in after.keys() - before.keys()]
+                  + [f"removed: {p}" for p in before.keys() - after.keys()]
+                  + [f"changed: {p}" for p in before.keys() & after.keys() if before[p] != after[p]])
+
+
+class _Collect(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record):
+        try:
+            self.lines.append(self.format(record))
+        except Exception as exc:  # a record that cannot even be formatted still counts
+            self.lines.append(f"{record.name} unformattable {record.msg!r} {record.args!r} ({exc})")
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+@contextmanager
+def all_logging_at_debug():
+    """Every logger (existing or new) at DEBUG, into one handler; restored afterwards."""
+    handler = _Collect()
+    root = logging.getLogger()
+    loggers = [root] + [lg for lg in logging.root.manager.loggerDict.values() if isinstance(lg, logging.Logger)]
+    saved = [(lg, lg.level, lg.disabled) for lg in loggers]
+    attached = [lg for lg in loggers if lg is root or not lg.propagate]
+    previous_disable = logging.root.manager.disable
+    logging.disable(logging.NOTSET)
+    for lg in loggers:
+        lg.setLevel(logging.DEBUG)
+        lg.disabled = False
+    for lg in attached:
+        lg.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        for lg in attached:
+            lg.removeHandler(handler)
+        for lg, level, disabled in saved:
+            lg.setLevel(level)
+            lg.disabled = disabled
+        logging.disable(previous_disable)
+
+
+def leaks(text: str, data: bytes, name: str | None = None) -> list[str]:
+    """What of the photo (its ``name``, if given, or its bytes in any common text form) appears in ``text``."""
+    found = []
+    for needle in {name, Path(name).stem} if name else ():
+        if needle in text:
+            found.append(f"file name {needle!r}")
+    b64 = base64.b64encode(data).decode()
+    for at in (0, len(b64) // 2 // 4 * 4, len(b64) - 44):
+        if b64[at:at + 40] in text:
+            found.append(f"base64 at {at}")
+    for at in (2, len(data) // 2, len(data) - 40):
+        chunk = data[at:at + 24]
+        for form, needle in (("hex", chunk.hex()), ("repr", repr(chunk)[2:-1]), ("raw", chunk.decode("latin-1"))):
+            if needle in text:
+                found.append(f"{form} bytes at {at}")
+    return found
