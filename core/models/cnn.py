@@ -10,6 +10,7 @@ import numpy as np
 
 from core.models.base import ARRAY_BATCHES, EmotionClassifier, Explainer, ModelUnavailable, to_gray
 from core.models.card import ModelCard, ModelCardError
+from core.models.keras_forward import CompiledForward
 
 TRAIN_HINT = "train one with `python -m core train --data DATASET`"
 
@@ -29,7 +30,7 @@ def missing_reason(folder: str | Path) -> str | None:
     return None
 
 
-class CnnClassifier(EmotionClassifier):
+class CnnClassifier(CompiledForward, EmotionClassifier):
     """Our CNN, loaded in Keras safe mode, with a compiled batched forward pass."""
 
     kind = "cnn"
@@ -37,7 +38,6 @@ class CnnClassifier(EmotionClassifier):
 
     def __init__(self, model_dir: str | Path, batch_size: int = 64, name: str = "cnn"):
         import keras
-        import tensorflow as tf
 
         model_dir = Path(model_dir)
         reason = missing_reason(model_dir)
@@ -65,11 +65,7 @@ class CnnClassifier(EmotionClassifier):
         self.model_id = model_dir.name
         self.display_name = "CNN"
         self.model_dir = model_dir
-        self.batch_size = batch_size
-        h, w = self.input_size
-        signature = [tf.TensorSpec((None, h, w, 1), tf.float32)]
-        self._forward = tf.function(lambda x: self.model(x, training=False), input_signature=signature)
-        self._forward(np.zeros((1, h, w, 1), np.float32))  # trace once, at load time
+        self.compile_forward(self.input_size, batch_size)
 
     def preprocess(self, faces: Sequence[np.ndarray]) -> np.ndarray:
         h, w = self.input_size
@@ -87,11 +83,6 @@ class CnnClassifier(EmotionClassifier):
         if len(faces) == 0:
             return np.zeros((0, len(self.labels)), np.float32)
         return self.predict_arrays(self.preprocess(faces))
-
-    def predict_arrays(self, batch: np.ndarray) -> np.ndarray:
-        """Probabilities for an already preprocessed float32 (n, h, w, 1) batch."""
-        out = [self._forward(batch[i:i + self.batch_size]).numpy() for i in range(0, len(batch), self.batch_size)]
-        return np.concatenate(out).astype(np.float64) if out else np.zeros((0, len(self.labels)))
 
     @property
     def temperature(self) -> float | None:

