@@ -83,7 +83,7 @@ CASES = {
     "drawing.svg": (lambda: b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>', ("not an image",)),
     "program.jpg": (lambda: b"\x7fELF\x02\x01\x01" + bytes(200), ("not an image",)),
     "empty.jpg": (lambda: b"", ("empty",)),
-    "folder.jpg": ("directory", ("directory",)),
+    "folder.jpg": ("directory", ("a folder with no supported image",)),  # folders are read recursively
     "missing.jpg": ("missing", ("no such file",)),
     "corrupt.tif": (corrupt_tiff_with_warnings, ("not an image",)),
 }

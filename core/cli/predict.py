@@ -15,15 +15,23 @@ from core.cli.common import analysis_options, load_models, positive_int
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
 
 
-def expand_images(paths: list[str]) -> list[str]:
-    """Files as given; folders replaced by every supported image under them (recursively, sorted)."""
-    out: list[str] = []
+EMPTY_FOLDER = "a folder with no supported image in it"
+
+
+def expand_images(paths: list[str]) -> list[tuple[str, str | None]]:
+    """``(path, problem)`` in the order given: files as given (problem None), folders replaced by every
+    supported image under them (recursively, sorted), a folder holding none by itself with its problem."""
+    out: list[tuple[str, str | None]] = []
     for text in paths:
         path = Path(text)
         if path.is_dir():
-            out.extend(str(p) for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found = [str(p) for p in sorted(path.rglob("*")) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+            if found:
+                out.extend((p, None) for p in found)
+            else:
+                out.append((text, EMPTY_FOLDER))
         else:
-            out.append(text)
+            out.append((text, None))
     return out
 
 
@@ -72,12 +80,13 @@ def run(args) -> int:
         print(f"note: showing {', '.join(classifiers)} only", file=sys.stderr)
     analyzer = pipeline.Analyzer(classifiers)
     options = analysis_options(args)
-    images = expand_images(args.images)
-    if not images:
-        print(f"error: no supported image in {', '.join(args.images)}", file=sys.stderr)
-        return 2
     results, bad = [], 0
-    for path in images:
+    for path, problem in expand_images(args.images):
+        if problem:
+            bad += 1
+            print(f"error: {path}: {problem}", file=sys.stderr)
+            results.append({"image": path, "error": problem})
+            continue
         try:
             result = analyzer.analyze_source(path, name=path, options=options).to_dict()
         except ImageDecodeError as exc:
@@ -103,7 +112,7 @@ def run(args) -> int:
     if args.csv:
         labels = list(dict.fromkeys(label for c in classifiers.values() for label in c.labels))
         count = write_csv(args.csv, results, labels)
-        print(f"wrote {count} rows ({len(images)} images) to {args.csv}", file=sys.stderr)
+        print(f"wrote {count} rows ({len(results)} images) to {args.csv}", file=sys.stderr)
     if args.json:
         payload = results_payload(results, {n: c.describe() for n, c in classifiers.items()}, unavailable)
         print(json.dumps(payload, indent=2))
