@@ -29,33 +29,16 @@ class Models:
     labels: tuple[str, ...] = ()
 
 
-def _stamp(*paths: Path) -> tuple:
-    return tuple(artifacts.mtime(p) for p in paths)
-
-
-@st.cache_resource(show_spinner="Loading the models (first time only)…", max_entries=4)
-def _load_models(model_dir: str, model_stamp: tuple, deepface_home: str, deepface_stamp: tuple) -> Models:
-    # The stamps are only cache keys: a newly exported CNN or newly fetched DeepFace weights are
-    # picked up on the next rerun without restarting the app.
-    from core.analysis.pipeline import Analyzer
+def load_models() -> Models:
+    """Every registered model that is ready here (as on Compare, where the user may narrow the set),
+    each loaded once per model file version; the others listed with why they are unavailable."""
     from core.models import registry
 
-    classifiers, unavailable = registry.load("both", model_dir)
-    if not classifiers:
-        return Models(None, unavailable)
-    labels = tuple(dict.fromkeys(label for c in classifiers.values() for label in c.labels))
-    return Models(Analyzer(classifiers), unavailable, {n: c.describe() for n, c in classifiers.items()}, labels)
-
-
-def load_models() -> Models:
-    """Our CNN and DeepFace, loaded once per model folder / weights file; never blocks on DeepFace."""
-    from core.models.deepface_weights import deepface_home, weights_path
-    from core.models.registry import cnn_folder
-
-    folder = cnn_folder()
-    home = deepface_home()
-    return _load_models(str(folder), _stamp(folder / "model.keras", folder / "model.json"),
-                        str(home), _stamp(weights_path(home)))
+    models = load_model_set(list(ready_models()))
+    for name, status in registry.available().items():
+        if not status.ready:
+            models.unavailable.setdefault(registry.resolve(name).key, status.reason)
+    return models
 
 
 # --------------------------------------------------------------------------- artifacts
