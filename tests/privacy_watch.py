@@ -57,6 +57,8 @@ class WriteLog:
         if "__pycache__" in text and text.rsplit(".", 1)[-1].startswith("pyc"):
             return
         absolute = os.path.abspath(text) if isinstance(path, (str, bytes, os.PathLike)) else text
+        if absolute == os.devnull:  # stores nothing (BlazeFace silences TFLite's C++ logger through it)
+            return
         if any(absolute == a or absolute.startswith(a + os.sep) for a in self.allow):
             return
         self.writes.append((event, absolute))
