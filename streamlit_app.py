@@ -22,10 +22,8 @@ import streamlit as st  # noqa: E402
 import streamlit_webrtc  # noqa: E402,F401  (aiortc's libsrtp crashes the process when first loaded after TensorFlow)
 
 import core  # noqa: E402,F401  (sets the Keras backend before anything imports Keras)
-from core.cli import import_tensorflow_quietly  # noqa: E402
 from pages import runtime  # noqa: E402
 
-import_tensorflow_quietly()  # TensorFlow's C++ start-up lines (CUDA drivers, oneDNN) stay off the console
 runtime.install()
 st.set_page_config(page_title="Emotion workbench", page_icon=":material/mood:", layout="wide")
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import sys
 
 DESCRIPTION = "Emotion recognition from the command line: the same models and results as the app."
 EPILOG = """examples:
@@ -39,29 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def import_tensorflow_quietly() -> None:
-    """Import TensorFlow with C++ start-up chatter (printed before its logging is set up) muted.
-
-    Only file descriptor 2 is redirected, and only during the import; Python errors still show.
-    """
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            try:
-                import tensorflow  # noqa: F401
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
-
-
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     args = build_parser().parse_args(argv)
     if args.command != "models":  # listing models loads none: no TensorFlow needed
+        from core.console import import_tensorflow_quietly
+
         import_tensorflow_quietly()
     return args.func(args)

@@ -17,10 +17,7 @@ keeps its tensors in itself and must not be invoked from two threads at once.
 """
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import os
-import sys
 import threading
 import warnings
 from dataclasses import dataclass
@@ -29,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core.console import stderr_silenced
 from core.faces.base import Face
 from core.faces.nms import IOU_THRESHOLD, merge_overlapping, weighted_nms
 
@@ -113,27 +111,6 @@ def letterbox_geometry(width: int, height: int, size: int) -> tuple[float, int, 
     return scale, new_w, new_h, (size - new_w) // 2, (size - new_h) // 2
 
 
-_STDERR_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _stderr_silenced():
-    """Swallow file descriptor 2 while an interpreter is built: TFLite's C++ logger prints "INFO: Created
-    TensorFlow Lite XNNPACK delegate for CPU." there and has no switch (TF_CPP_MIN_LOG_LEVEL does not
-    reach it). The XNNPACK delegate is worth keeping: 1.2 vs 2.2 ms per short-range and 3.6 vs 8.0 ms
-    per full-range invoke here. Built once per thread, so the window is a few milliseconds."""
-    with _STDERR_LOCK:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        try:
-            with open(os.devnull, "wb") as null:
-                os.dup2(null.fileno(), 2)
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 class BlazeFaceDetector:
     """Finds faces with BlazeFace, largest first, as :class:`core.faces.Face` boxes in full-image
     pixels with the model's score as confidence. Safe to share between threads (one interpreter
@@ -156,7 +133,9 @@ class BlazeFaceDetector:
         if state is None:
             import tensorflow as tf
 
-            with warnings.catch_warnings(), _stderr_silenced():
+            # with the XNNPACK delegate (1.2 vs 2.2 ms per short-range, 3.6 vs 8.0 ms per full-range invoke
+            # here), whose C++ "INFO: Created TensorFlow Lite XNNPACK delegate" line is silenced
+            with warnings.catch_warnings(), stderr_silenced():
                 warnings.simplefilter("ignore")  # "tf.lite.Interpreter is deprecated": it still works in TF 2.21
                 interpreter = tf.lite.Interpreter(model_path=str(self.path), num_threads=self.num_threads)
                 interpreter.allocate_tensors()
