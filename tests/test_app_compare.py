@@ -102,7 +102,7 @@ def test_photos_and_results_survive_a_page_switch_until_remove_all(app_env, with
 
 def test_one_box_per_face_on_a_composite_of_four_portraits(app_env, without_deepface, astronaut, downloads):
     """Every detector merges overlapping detections: each portrait's face gets exactly one box, and no
-    two boxes overlap. (Haar finds the four faces plus one false positive on a shoulder; BlazeFace's
+    two boxes overlap, with the default detector too. (Haar finds the four faces plus one false positive on a shoulder; BlazeFace's
     full-range model finds exactly the four.)"""
     faces = [(108 + dx, 39 + dy, 64, 64) for dy in (0, 240) for dx in (0, 240)]  # Haar's boxes, by hand
 
@@ -113,7 +113,7 @@ def test_one_box_per_face_on_a_composite_of_four_portraits(app_env, without_deep
 
     at = run_app()
     choose_models(at, "fer2013_cnn")
-    for detector in ("haar", "blazeface-full", "blazeface+haar"):
+    for detector in ("blazeface-or-haar", "haar", "blazeface-full", "blazeface+haar"):
         at.sidebar.selectbox(key="opt_detector").set_value(detector).run()
         upload(at, ("four.png", png(composite(astronaut)), "image/png"))
         rows = csv_rows(at, downloads)

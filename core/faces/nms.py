@@ -101,8 +101,8 @@ class MergingDetector:
 
 
 class FallbackDetector:
-    """``blazeface-or-haar``: the primary detector's faces; the fallback's only when the primary
-    finds none (BlazeFace misses faces under about a fifth of the frame's long side, which Haar
+    """``blazeface-or-haar``: the primary detector's faces (both BlazeFace models); the fallback's only
+    when the primary finds none (BlazeFace misses faces under about a fifth of the frame's long side, which Haar
     finds). Costs the primary's time on most frames."""
 
     def __init__(self, primary: Detector, fallback: Detector):
@@ -134,12 +134,12 @@ class UnionDetector:
 DETECTOR_NAMES = ("haar", "blazeface", "blazeface-full", "blazeface-or-haar", "blazeface+haar")
 # Chosen on the FER2013-based detection set (`python -m core.bench.detection_set`, figures in
 # benchmarks/results.json "detection_set"): the best recall among detectors fast enough for a 1280x720
-# photo to go end to end 10x faster than DeepFace.analyze (~240 ms here). Short-range BlazeFace, and
-# Haar only when it finds nothing: recall 0.453 against Haar's 0.316. Measured and not chosen: adding
-# the full-range model before the fallback finds a little more (0.474, and all four faces of a
-# composite group photo) but made detection ~12 ms at 1280x720 and the photo only 8.2x faster than
-# DeepFace.analyze; the union "blazeface+haar" (0.484) always runs Haar. For group photos with small
-# faces, choose "blazeface-full" or "blazeface+haar".
+# photo to go end to end 10x faster than DeepFace.analyze (~250 ms here). Both BlazeFace models (the
+# short-range one for close faces; the full-range one finds the faces of group photos, which the
+# short-range one scores below threshold: it found 1 of 3 people in the bench's photos and 1 of 4 in a
+# composite, the full-range one all of them), and Haar only when neither finds a face: recall 0.474,
+# against 0.453 for the short-range model alone with the same fallback and Haar's 0.316. The union
+# "blazeface+haar" finds a little more (0.484) but always runs Haar (~36 ms).
 DEFAULT_DETECTOR = "blazeface-or-haar"
 
 
@@ -155,8 +155,9 @@ def make_detector(name: str = DEFAULT_DETECTOR, min_face_size: int = 40) -> Dete
     if name == "blazeface-full":
         return BlazeFaceDetector("full", min_face_size=min_face_size)
     if name == "blazeface-or-haar":
-        return FallbackDetector(BlazeFaceDetector("short", min_face_size=min_face_size),
-                                FaceDetector(min_face_size=min_face_size))
+        both_ranges = UnionDetector(BlazeFaceDetector("short", min_face_size=min_face_size, num_threads=2),
+                                    BlazeFaceDetector("full", min_face_size=min_face_size, num_threads=2))
+        return FallbackDetector(both_ranges, FaceDetector(min_face_size=min_face_size))
     if name == "blazeface+haar":
         return UnionDetector(BlazeFaceDetector("short", min_face_size=min_face_size),
                              FaceDetector(min_face_size=min_face_size))
