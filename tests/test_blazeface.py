@@ -50,6 +50,13 @@ def test_finds_the_astronaut_in_full_image_pixels(astronaut, model):
     assert faces[0].iou(ASTRONAUT_FACE) > 0.6 and 0.5 <= faces[0].confidence <= 1.0
 
 
+@pytest.mark.parametrize("shape", [(33024, 1, 3), (1, 5000, 3), (2000, 3, 3)])
+def test_letterbox_of_extreme_aspect_ratios(shape):
+    """A 1-pixel-wide strip (found by the fuzz test: a GIF 1 x 33024 px) must not shrink to zero width."""
+    square, scale, _, _ = letterbox(np.full(shape, 100, np.uint8), 192)
+    assert square.shape == (192, 192, 3) and 0 < scale < 1
+
+
 def test_letterboxed_wide_frame_maps_boxes_back(astronaut):
     canvas = np.full((480, 1280, 3), 90, np.uint8)
     canvas[:, 868:1280] = astronaut[16:496, 50:462]  # the astronaut's crop at the right edge

@@ -99,7 +99,8 @@ def letterbox(image_rgb: np.ndarray, size: int) -> tuple[np.ndarray, float, floa
     scale, new_w, new_h, pad_x, pad_y = letterbox_geometry(width, height, size)
     factor = int(1 / scale) // 2
     if factor > 1:  # OpenCV's area averaging is several times faster by a whole factor: shrink most of the way so
-        image_rgb = cv2.resize(image_rgb, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
+        image_rgb = cv2.resize(image_rgb, (max(1, width // factor), max(1, height // factor)),
+                               interpolation=cv2.INTER_AREA)
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     resized = cv2.resize(image_rgb, (new_w, new_h), interpolation=interpolation)
     square = np.zeros((size, size, 3), dtype=np.uint8)
