@@ -137,7 +137,7 @@ DETECTOR_NAMES = ("haar", "blazeface", "blazeface-full", "blazeface-or-haar", "b
 # photo to go end to end 10x faster than DeepFace.analyze (~250 ms here). Both BlazeFace models (the
 # short-range one for close faces; the full-range one finds the faces of group photos, which the
 # short-range one scores below threshold: it found 1 of 3 people in the bench's photos and 1 of 4 in a
-# composite, the full-range one all of them), and Haar only when neither finds a face: recall 0.474,
+# composite, the full-range one all of them), and Haar only when neither finds a face: recall 0.484,
 # against 0.453 for the short-range model alone with the same fallback and Haar's 0.316. The union
 # "blazeface+haar" finds a little more (0.484) but always runs Haar (~36 ms).
 DEFAULT_DETECTOR = "blazeface-or-haar"
