@@ -139,7 +139,7 @@ DETECTOR_NAMES = ("haar", "blazeface", "blazeface-full", "blazeface-or-haar", "b
 # short-range one scores below threshold: it found 1 of 3 people in the bench's photos and 1 of 4 in a
 # composite, the full-range one all of them), and Haar only when neither finds a face: recall 0.484,
 # against 0.453 for the short-range model alone with the same fallback and Haar's 0.316. The union
-# "blazeface+haar" finds a little more (0.484) but always runs Haar (~36 ms).
+# "blazeface+haar" finds as many (0.484) with twice the false positives and always runs Haar (~34 ms).
 DEFAULT_DETECTOR = "blazeface-or-haar"
 
 
