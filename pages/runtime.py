@@ -15,10 +15,6 @@ its own with Streamlit's automatic list of every file in ``pages/`` as the sideb
 ``runtime`` included). :func:`leave_automatic_navigation` (called when ``pages.common`` is first
 imported, i.e. by every page) switches that mode off and reruns through the app's own navigation.
 
-And it imports TensorFlow on a background thread with its C++ start-up lines muted
-(:func:`core.console.import_tensorflow_quietly`), so the first page renders at once instead of
-after the ~5 s import, and the console stays readable.
-
 Not a page: streamlit_app.py calls :func:`install` once per process.
 """
 from __future__ import annotations
@@ -47,9 +43,6 @@ def install(gc_interval_s: float = GC_INTERVAL_S) -> bool:
     if hasattr(script_runner, "_clean_problem_modules"):
         script_runner._clean_problem_modules = lambda: None
     threading.Thread(target=_collect_periodically, args=(gc_interval_s,), name="periodic-gc", daemon=True).start()
-    from core.console import import_tensorflow_quietly
-
-    threading.Thread(target=import_tensorflow_quietly, name="import-tensorflow", daemon=True).start()
     return True
 
 

@@ -70,7 +70,13 @@ class ModelSpec:
         return self.result_key or self.name
 
     def build(self, **options) -> EmotionClassifier:
-        """The classifier, carrying this registration's display name unless it names itself."""
+        """The classifier, carrying this registration's display name unless it names itself.
+
+        TensorFlow is imported first with its C++ start-up lines muted (:mod:`core.console`): building
+        a model is where the app and the CLI first need it."""
+        from core.console import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
         classifier = self.factory(**options)
         if self.display_name and getattr(classifier, "_display_name", None) is None:
             with contextlib.suppress(AttributeError):  # a read-only display_name: the classifier keeps its own
