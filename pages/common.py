@@ -41,6 +41,18 @@ def load_models() -> Models:
     return models
 
 
+def models_or_stop(what: str) -> Models:
+    """:func:`load_models`, each unavailable model said once, and the page stopped when none loaded
+    (``what`` is what could then not be analysed, e.g. "the stream")."""
+    models = load_models()
+    if models.analyzer is None:
+        st.error(f"No model could be loaded, so {what} cannot be analysed (see the Compare page for what to do).")
+        st.stop()
+    for name, reason in models.unavailable.items():
+        st.info(f"**{name} is unavailable.** {reason}", icon=":material/info:")
+    return models
+
+
 # --------------------------------------------------------------------------- artifacts
 
 _READERS = {

@@ -13,7 +13,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from core.analysis.live import DEFAULT_LIVE_DETECTOR, HISTORY_S, LiveProcessor, ice_configuration
 from core.faces.nms import DETECTOR_NAMES
 from core.presentation.timelines import readout_table, timelines
-from pages.common import load_models
+from pages.common import models_or_stop
 
 DETECTOR_HELP = {"haar": "Haar cascade (OpenCV): finds small faces, ~100 ms a frame",
                  "blazeface": "BlazeFace short range: ~2 ms a frame, faces near the camera",
@@ -26,12 +26,7 @@ st.caption("Press START: your webcam is streamed to this app, every face is boxe
            "every processed frame (DeepFace as fast as it keeps up, its latest answer held), smoothed over about "
            "half a second. Frames stay in memory and are never saved; STOP offers a CSV of what was seen.")
 
-models = load_models()
-if models.analyzer is None:
-    st.error("No model could be loaded, so the stream cannot be analysed (see the Compare page for what to do).")
-    st.stop()
-for name, reason in models.unavailable.items():
-    st.info(f"**{name} is unavailable.** {reason}", icon=":material/info:")
+models = models_or_stop("the stream")
 
 with st.sidebar:
     st.subheader("Live options")

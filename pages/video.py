@@ -15,7 +15,7 @@ from core.faces.nms import DEFAULT_DETECTOR, DETECTOR_NAMES
 from core.media import video as media
 from core.presentation.charts import display_name
 from core.presentation.timelines import moments_table, timelines
-from pages.common import load_models
+from pages.common import models_or_stop
 
 RESULT_KEY = "_video_result"
 MAX_MB = media.MAX_BYTES // 2**20
@@ -27,12 +27,7 @@ st.caption(f"Upload a clip (mp4, mov, webm, avi or mkv; up to {MAX_MB} MB and {M
            "each emotion per model and face, the strongest moment of each emotion and CSV/JSON downloads. "
            "The video is decoded in memory and never saved.")
 
-models = load_models()
-if models.analyzer is None:
-    st.error("No model could be loaded, so videos cannot be analysed (see the Compare page for what to do).")
-    st.stop()
-for name, reason in models.unavailable.items():
-    st.info(f"**{name} is unavailable.** {reason}", icon=":material/info:")
+models = models_or_stop("videos")
 
 with st.sidebar:
     st.subheader("Video options")

@@ -79,11 +79,6 @@ class CnnClassifier(CompiledForward, EmotionClassifier):
             batch[i, ..., 0] = gray * self.scale + self.offset
         return batch
 
-    def predict(self, faces: Sequence[np.ndarray]) -> np.ndarray:
-        if len(faces) == 0:
-            return np.zeros((0, len(self.labels)), np.float32)
-        return self.predict_arrays(self.preprocess(faces))
-
     @property
     def temperature(self) -> float | None:
         return self.card.temperature

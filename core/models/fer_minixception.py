@@ -189,11 +189,6 @@ class FerMiniXceptionClassifier(CompiledForward, EmotionClassifier):
     def explainer(self) -> Explainer:
         return Explainer(self.model, self.preprocess, letterbox=False)
 
-    def predict(self, faces: Sequence[np.ndarray]) -> np.ndarray:
-        if len(faces) == 0:
-            return np.zeros((0, len(self.labels)), np.float64)
-        return self.predict_arrays(self.preprocess(faces))
-
     @property
     def temperature(self) -> float | None:
         """From ``model.json`` in its artifacts folder (``model_dir``, else ``<models root>/fer_minixception``)."""

@@ -33,3 +33,9 @@ class CompiledForward:
         """Probabilities for an already preprocessed float32 (n, h, w, 1) batch."""
         out = [self._forward(batch[i:i + self.batch_size]).numpy() for i in range(0, len(batch), self.batch_size)]
         return np.concatenate(out).astype(np.float64) if out else np.zeros((0, len(self.labels)))
+
+    def predict(self, faces) -> np.ndarray:
+        """(n, labels) probabilities for face crops, through the class's own ``preprocess``."""
+        if len(faces) == 0:
+            return np.zeros((0, len(self.labels)), np.float64)
+        return self.predict_arrays(self.preprocess(faces))
