@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import pytest
 
+from core.cli.predict import NO_FACE
 from core.faces import Face
 from core.labels import FER2013_LABELS
 
@@ -118,7 +119,7 @@ def assert_no_traceback(run: Run) -> None:
 
 def test_text_output_line_format(text_run, photos):
     assert_no_traceback(text_run)
-    face_lines = [line for line in text_run.out_lines if not line.endswith(": no face found")]
+    face_lines = [line for line in text_run.out_lines if not line.endswith(f": {NO_FACE}")]
     assert len(face_lines) == 1, text_run.stdout
     match = FACE_LINE.match(face_lines[0])
     assert match, face_lines[0]
@@ -130,7 +131,8 @@ def test_text_output_line_format(text_run, photos):
 
 
 def test_text_output_reports_no_face(text_run, photos):
-    assert f"{photos['blank.png']}: no face found" in text_run.out_lines
+    assert f"{photos['blank.png']}: {NO_FACE}" in text_run.out_lines
+    assert "--whole-image" in NO_FACE
     assert len(text_run.out_lines) == 2, text_run.stdout  # one face line, one "no face" line: nothing else
 
 

@@ -112,7 +112,7 @@ def test_predict_walks_folders_and_writes_the_csv(capsys, photo_tree, tiny_model
                              *(f"p_{label}" for label in FER2013_LABELS)]
     images = [Path(r["image"]).relative_to(photo_tree).as_posix() for r in rows]
     assert images == ["a/UPPER.PNG", "a/b/deep.jfif", "top.jpg"]  # sorted, recursive, .jfif and upper case
-    assert "a/blank.png: no face found" in out.replace(str(photo_tree) + "/", "")
+    assert "a/blank.png: no face found (--whole-image" in out.replace(str(photo_tree) + "/", "")
     assert "notes.txt" not in out + err
     for row in rows:
         assert sum(float(row[f"p_{label}"]) for label in FER2013_LABELS) == pytest.approx(100.0, abs=0.1)

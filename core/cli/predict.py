@@ -16,6 +16,7 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", "
 
 
 EMPTY_FOLDER = "a folder with no supported image in it"
+NO_FACE = "no face found (--whole-image classifies the whole image; --detector haar finds smaller faces)"
 
 
 def expand_images(paths: list[str]) -> list[tuple[str, str | None]]:
@@ -106,7 +107,7 @@ def run(args) -> int:
         for model, message in result["model_errors"].items():
             print(f"error: {path}: {model} failed: {message}", file=sys.stderr)
         if not result["faces"]:
-            print(f"{path}: no face found", flush=True)
+            print(f"{path}: {NO_FACE}", flush=True)
         for face in result["faces"]:
             print(format_face_line(path, face), flush=True)
     if args.csv:
