@@ -194,11 +194,17 @@ def test_every_face_gets_every_model_and_deepface_arrives_from_its_worker():
     for i in range(3):
         live.process(FRAME, now=i / 15)
     assert wait_until(lambda: deepface.calls >= 1)
-    assert wait_until(lambda: (live.process(FRAME, now=1.0), live.snapshot())[1].model_ms.get("deepface") is not None)
+    polls = []  # frames processed while waiting: as many as the worker needs on a busy machine
+
+    def answered() -> bool:
+        polls.append(live.process(FRAME, now=1.0))
+        return live.snapshot().model_ms.get("deepface") is not None
+
+    assert wait_until(answered)
     snap = live.snapshot()
     seen = {(r.face, r.model): r.emotion for r in snap.readings}
     assert seen == {(1, "cnn"): "happy", (1, "deepface"): "sad", (2, "cnn"): "angry", (2, "deepface"): "sad"}
-    assert snap.frames == 4 and snap.fps > 0
+    assert snap.frames == 3 + len(polls) and snap.fps > 0
     live.end()
 
 
