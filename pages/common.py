@@ -177,15 +177,26 @@ def column_rows(count: int, per_row: int = 3):
         yield from st.columns(min(per_row, count))[: count - start]
 
 
-def dataset_folder_problem(typed: str) -> tuple[Path | None, str | None]:
-    """The dataset folder the user typed, or None and the one-line problem (shown in the sidebar and
-    the main area alike)."""
+def server_data_roots() -> list[Path]:
+    """The server folders a visitor may name (:mod:`core.data.roots`): FER2013's folder by default
+    when the app serves localhost only, else only what the operator lists in ``EMOTION_DATA_ROOTS``."""
+    from core.data import roots
+
+    return roots.data_roots(local=roots.server_is_local(st.get_option("server.address")))
+
+
+def dataset_folder_problem(typed: str, roots: list[Path]) -> tuple[Path | None, str | None]:
+    """The dataset folder the user typed (resolved, inside ``roots``), or None and the one-line problem
+    (shown in the sidebar and the main area alike): the same fixed line for any folder outside the roots."""
+    from core.data.roots import REFUSAL, FolderRefused, resolve_in_roots
+
     if not typed.strip():
         return None, None
-    folder = Path(typed).expanduser()
-    if not folder.is_dir():
-        return None, f"{folder}: no such folder."
-    return folder, None
+    try:
+        folder = resolve_in_roots(typed, roots)
+    except FolderRefused:
+        return None, REFUSAL
+    return (folder, None) if folder.is_dir() else (None, REFUSAL)
 
 
 # --------------------------------------------------------------------------- any set of registered models

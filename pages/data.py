@@ -7,12 +7,16 @@ widgets, the progress bar and the same figures as the Evaluation page.
 """
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 import streamlit as st
 
-from core.data.archive import ArchiveError
+from core.data import roots as data_roots
+from core.data.archive import DEFAULT_LIMITS, ArchiveError
 from core.data.datasets import DatasetError
 from core.evaluation import labelled
+from core.media.images import ImageDecodeError
 from core.presentation import artifacts, charts, tables
 from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import find_evaluations
@@ -21,6 +25,8 @@ from pages.common import read, split_label
 CROPS, PHOTOS = "face crops", "photos: detect faces first"
 RESULT_KEY = "data_report"
 GALLERY_SIZE = 24
+UPLOAD_MB = 100  # the zip itself; what it unpacks to is limited by core.data.archive.DEFAULT_LIMITS
+LOG = logging.getLogger(__name__)
 
 
 @st.cache_resource(show_spinner="Loading the models (first time only)…", max_entries=2)
@@ -80,14 +86,24 @@ st.title("Your data: how the models score on your own labelled faces")
 st.markdown("Upload a **zip of labelled faces** — one folder per emotion (`happy/`, `sad/`, … under any usual "
             "name), or the FER2013, KDEF or CK+ layout — or name a folder on this server. Every ready model is "
             "evaluated on all the images. **Your images stay in memory**: nothing is extracted or written to disk.")
+server_roots = data_roots.data_roots(local=data_roots.server_is_local(st.get_option("server.address")))
 source_kind = st.radio("Where are the images?", ["Upload a zip", "A folder on this server"], horizontal=True,
                        key="data_source_kind")
 upload = folder = None
 if source_kind == "Upload a zip":
-    upload = st.file_uploader("Upload a zip of labelled faces", type=["zip"], key="data_upload")
+    upload = st.file_uploader("Upload a zip of labelled faces", type=["zip"], key="data_upload",
+                              max_upload_size=UPLOAD_MB,
+                              help=f"Up to {UPLOAD_MB} MB, {DEFAULT_LIMITS.max_files:,} images and "
+                                   f"{DEFAULT_LIMITS.max_total_bytes // 2**20} MiB unpacked.")
+elif not server_roots:
+    st.info("Server folders are off here: the operator allows folders by listing them in `EMOTION_DATA_ROOTS`.",
+            icon=":material/folder_off:")
 else:
-    folder = st.text_input("Folder on the server", key="data_folder", placeholder="/path/to/faces",
-                           help="A folder with one sub-folder per emotion, or a FER2013 or KDEF folder.")
+    names = ", ".join(f"`{root.name}/`" for root in server_roots)
+    folder = st.text_input("Folder on the server", key="data_folder", placeholder=f"{server_roots[0].name}/test",
+                           help=f"A folder with one sub-folder per emotion, or a FER2013 or KDEF folder, under one of "
+                                f"the folders this server allows: {names}. Hidden folders are skipped.")
+    st.caption(f"Allowed here: {names} (and the folders under them).")
 image_kind = st.radio("The images are", [CROPS, PHOTOS], horizontal=True, key="data_image_kind",
                       help="Face crops (like FER2013 and CK+) go to the models as they are. Photos first go through "
                            "the face detector of the Compare page; the largest face in each is evaluated, and "
@@ -99,7 +115,7 @@ if not classifiers:
     st.error("No model is ready here: run `python -m core models` to see why.")
     st.stop()
 
-source = upload.getvalue() if upload is not None else (folder.strip() if folder else None)
+source = upload if upload is not None else (folder.strip() if folder else None)  # the upload is read in place
 source = st.session_state.get("data_zip_bytes", source)  # tests put the zip's bytes here
 name = upload.name.rsplit(".", 1)[0].lower() if upload is not None else None
 if st.button(f"Evaluate {len(classifiers)} model{'s' if len(classifiers) != 1 else ''}", type="primary",
@@ -108,11 +124,17 @@ if st.button(f"Evaluate {len(classifiers)} model{'s' if len(classifiers) != 1 el
     try:
         report = labelled.evaluate_source(source, classifiers, photos=image_kind == PHOTOS,
                                           detector=face_detector() if image_kind == PHOTOS else None, name=name,
-                                          on_progress=lambda text, fraction: bar.progress(fraction, text=text))
-    except (ArchiveError, DatasetError) as error:
+                                          on_progress=lambda text, fraction: bar.progress(fraction, text=text),
+                                          roots=server_roots)
+    except Exception as error:  # noqa: BLE001 - whatever the data does, the user gets one line
         st.session_state.pop(RESULT_KEY, None)
         bar.empty()
-        st.error(" ".join(str(error).split()), icon=":material/error:")
+        if isinstance(error, (ArchiveError, DatasetError, ImageDecodeError)):  # written for the user: no server path
+            message = " ".join(str(error).split())
+        else:  # anything else: its kind only; the details go to the server's debug log, without image data
+            LOG.debug("Your data: evaluation failed", exc_info=True)
+            message = f"These images could not be evaluated ({type(error).__name__})."
+        st.error(message, icon=":material/error:")
         st.stop()
     bar.empty()
     st.session_state[RESULT_KEY] = report

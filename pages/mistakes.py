@@ -10,7 +10,9 @@ import pandas as pd
 import streamlit as st
 from PIL import Image, UnidentifiedImageError
 
+from core.data import roots as data_roots
 from core.evaluation.metrics import metric_labels
+from core.paths import display_path
 from core.presentation import artifacts, charts, tables
 from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import (
@@ -28,6 +30,7 @@ from pages.common import (
     model_folder,
     ordered_models,
     read,
+    server_data_roots,
     show_artifact_error,
     split_label,
 )
@@ -35,7 +38,8 @@ from pages.common import (
 COLUMNS = 6
 DATASET_HELP = ("Get FER2013 from Kaggle (https://www.kaggle.com/datasets/msambare/fer2013) and unzip it so the "
                 "folder holds `train/<emotion>/*.jpg` and `test/<emotion>/*.jpg`; then set `FER2013_DIR` to that "
-                "folder before starting the app, or type it in the sidebar.")
+                "folder before starting the app (a folder typed in the sidebar must lie under `EMOTION_DATA_ROOTS` "
+                "or FER2013's folder).")
 
 st.title("Mistakes")
 st.caption("Test images a model got wrong, for one confusion at a time — often the fastest way to see what a "
@@ -46,7 +50,7 @@ evaluations = {key: {name: ref for name, ref in refs.items() if ref.predictions_
                for key, refs in find_evaluations(root, extra_model_dirs=[cnn_folder]).items()}
 evaluations = {key: refs for key, refs in evaluations.items() if refs}
 if not evaluations:
-    st.info(f"No stored predictions under `{root}` yet (looked for `*/eval/*/predictions.csv`). They are written by "
+    st.info(f"No stored predictions under `{display_path(root)}` yet (looked for `*/eval/*/predictions.csv`). They are written by "
             f"`make evaluate` (the CNN) and `make evaluate-deepface` (DeepFace, on a machine with its weights).",
             icon=":material/hourglass_top:")
     st.stop()
@@ -55,10 +59,18 @@ if not evaluations:
 
 with st.sidebar:
     st.subheader("Test images")
+    server_roots = server_data_roots()
     default_dir = artifacts.dataset_dir_from_env()
-    typed = st.text_input("FER2013 folder", value=str(default_dir) if default_dir else "", key="dataset_dir",
-                          placeholder="/path/to/fer2013", help="The folder holding train/ and test/ (FER2013_DIR).")
-dataset_dir, folder_problem = dataset_folder_problem(typed)
+    default_name = ""
+    if default_dir is not None and default_dir.is_dir():
+        default_name = data_roots.display(default_dir.resolve(), server_roots)
+    typed = st.text_input("FER2013 folder", value=default_name, key="dataset_dir",
+                          placeholder="fer2013",
+                          help="The folder holding train/ and test/ (FER2013_DIR), under one of the folders this "
+                               "server allows: " + (", ".join(f"{r.name}/" for r in server_roots) or "none") + ".")
+dataset_dir, folder_problem = dataset_folder_problem(typed, server_roots)
+if default_dir is not None and not default_dir.is_dir() and not typed.strip():
+    folder_problem = "FER2013_DIR is set, but names no folder on this server."
 if folder_problem:
     st.sidebar.error(folder_problem)
 
@@ -208,7 +220,7 @@ def gallery(shown: pd.DataFrame, models: list[str], map_models: list[str]) -> No
                 lines = [f"true **{row['true']}**"] + [verdict(row, n) for n in models]
                 st.caption("  \n".join(lines + [f":gray[{short_id(row['path'])}]"]), help=f"`{row['path']}`")
     if missing:
-        st.warning(f"{missing} of {len(records)} images were not found under `{dataset_dir}` (expected paths like "
+        st.warning(f"{missing} of {len(records)} images were not found under `{data_roots.display(dataset_dir, server_roots)}` (expected paths like "
                    f"`{shown.iloc[0]['path']}`). Is this the folder the evaluation used?")
 
 

@@ -219,10 +219,29 @@ def test_mistakes_wrong_folder_named_in_the_main_area(env, monkeypatch):
     monkeypatch.setenv("FER2013_DIR", "/no/such/fer2013")
     at = run_app("mistakes")
     sidebar = [str(e.value) for e in at.sidebar.error]
-    assert sidebar == ["/no/such/fer2013: no such folder."]
+    assert sidebar == ["FER2013_DIR is set, but names no folder on this server."]
     main_messages = messages(at, "warning")
-    assert any("/no/such/fer2013: no such folder." in w for w in main_messages)
+    assert any("FER2013_DIR is set, but names no folder" in w for w in main_messages)
     assert "no dataset folder is set" not in texts(at)
+    assert "/no/such" not in texts(at)
+    assert not at.image
+
+
+def test_mistakes_folder_box_names_the_root_not_the_server_path(env):
+    """The box is pre-filled with the dataset's root name, never its absolute path (issue 21)."""
+    at = run_app("mistakes")
+    assert at.sidebar.text_input(key="dataset_dir").value == "fer2013"
+    assert str(env["dataset"]) not in texts(at)
+    assert at.image, "the gallery shows the dataset's images from the root name"
+
+
+@pytest.mark.parametrize("typed", ["/etc", "/root", "fer2013/../../..", "/no/such/folder", "elsewhere/test"])
+def test_mistakes_folder_outside_the_roots_gets_the_fixed_refusal(env, typed):
+    from core.data.roots import REFUSAL
+
+    at = run_app("mistakes")
+    at.sidebar.text_input(key="dataset_dir").set_value(typed).run()
+    assert [str(e.value) for e in at.sidebar.error] == [REFUSAL]
     assert not at.image
 
 

@@ -11,9 +11,7 @@ import sys
 from pathlib import Path
 
 from core.cli.common import analysis_options, load_models, positive_int
-
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
-
+from core.media.images import FILE_TYPES, IMAGE_SUFFIXES  # the one list of image names (no TensorFlow)
 
 EMPTY_FOLDER = "a folder with no supported image in it"
 NO_FACE = "no face found (--whole-image classifies the whole image; --detector haar finds smaller faces)"
@@ -140,8 +138,8 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser("predict", help="emotions of every face in photos or folders of photos, by both models")
     p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR",
-                   help="image files, or folders searched recursively for images (.jpg .jpeg .jfif .png .webp .bmp "
-                        ".tif .tiff .gif)")
+                   help="image files, or folders searched recursively for images (" + " ".join(f".{t}" for t in FILE_TYPES)
+                        + ")")
     p.add_argument("--csv", metavar="OUT", help="also write one row per image, face and model to this CSV "
                    "(image, face, x, y, w, h, model, dominant_emotion, p_<label> in percent)")
     p.add_argument("--detector", default=default_detector, choices=DETECTOR_NAMES,

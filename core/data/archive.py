@@ -24,15 +24,15 @@ from typing import BinaryIO
 
 from core.data.datasets import (
     FER2013_SPLITS,
-    IMAGE_SUFFIXES,
     KDEF_EMOTIONS,
     KDEF_NAME,
     DatasetError,
     Record,
     load_dataset,
 )
-from core.data.inmemory import ALL, InMemoryDataset, LabelledData
+from core.data.inmemory import ALL, READ_MAX_SIDE, InMemoryDataset, LabelledData
 from core.labels import normalize_label
+from core.media.images import IMAGE_SUFFIXES
 
 NESTED_ARCHIVE_SUFFIXES = {".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".7z", ".rar", ".jar"}
 SPLIT_FOLDERS = {"train": "train", "training": "train", "validation": "validation", "val": "validation",
@@ -52,7 +52,7 @@ class Limits:
     since tiny files legitimately compress well."""
 
     max_files: int = 20_000
-    max_total_bytes: int = 512 * 2**20  # uncompressed, all entries together
+    max_total_bytes: int = 256 * 2**20  # uncompressed, all entries together (held in memory)
     max_entry_bytes: int = 50 * 2**20  # one image (as core.media.images.MAX_BYTES)
     max_ratio: float = 100.0  # uncompressed : compressed
     ratio_floor: int = 2**20
@@ -128,12 +128,12 @@ def read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, lim
 
 
 def _decodes(data: bytes, name: str) -> bool:
-    """Whether our decoder reads the image (a full decode, about 0.3 ms for a face crop): done once at
+    """Whether our decoder reads the image (decoded at the evaluation's size, about 0.3 ms for a face crop): done once at
     upload, so a truncated or fake image is skipped and counted here instead of failing an evaluation."""
     from core.media.images import ImageDecodeError, decode_image
 
     try:
-        decode_image(data, name=name)
+        decode_image(data, name=name, max_side=READ_MAX_SIDE)
     except ImageDecodeError:
         return False
     return True
@@ -308,27 +308,44 @@ def _require_classes(dataset: LabelledData, limits: Limits) -> LabelledData:
     return dataset
 
 
-def load_labelled(source: Source, name: str | None = None, limits: Limits = DEFAULT_LIMITS) -> LabelledData:
+def load_labelled(source: Source, name: str | None = None, limits: Limits = DEFAULT_LIMITS,
+                  roots: list[Path] | None = None) -> LabelledData:
     """Labelled faces from zip bytes, an uploaded file, a ``.zip`` path or a dataset folder on the server.
 
-    Folders go through :func:`core.data.datasets.load_dataset` (read from disk when evaluated); zips are read into
-    memory. Either way ``split("all")`` gives every image. Raises :class:`ArchiveError` (one line).
+    Folders go through :func:`core.data.datasets.load_dataset` (read from disk when evaluated, the walk
+    stopped at the file limit); zips are read into memory. Either way ``split("all")`` gives every image.
+    With ``roots`` (see :mod:`core.data.roots`) a path must lie inside one of them, else the one fixed
+    refusal line, and messages name folders by root name instead of absolute path. Raises
+    :class:`ArchiveError` (one line).
     """
+    from core.data import roots as allowed
+
     if isinstance(source, (bytes, bytearray, memoryview)) or hasattr(source, "read"):
         default = Path(getattr(source, "name", "") or "upload").stem.lower() or "upload"
         return read_archive(source, name or default, limits)
-    path = Path(source)
-    if path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
-        size = path.stat().st_size
-        if size > limits.max_total_bytes:
-            raise ArchiveError(f"{path.name} is {_mib(size)}; the limit is {_mib(limits.max_total_bytes)}")
-        return read_archive(path.read_bytes(), name or path.stem.lower(), limits)
+    if roots is not None:
+        try:
+            path = allowed.resolve_in_roots(source, roots)
+        except allowed.FolderRefused as exc:
+            raise ArchiveError(str(exc)) from None
+        shown = allowed.display(path, roots)
+    else:
+        path = Path(source)
+        shown = str(path)
     try:
-        dataset = load_dataset(path)
-    except DatasetError as exc:
-        raise ArchiveError(" ".join(str(exc).split())) from None
+        if path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path)):
+            size = path.stat().st_size
+            if size > limits.max_total_bytes:
+                raise ArchiveError(f"{path.name} is {_mib(size)}; the limit is {_mib(limits.max_total_bytes)}")
+            return read_archive(path.read_bytes(), name or path.stem.lower(), limits)
+        dataset = load_dataset(path, max_files=limits.max_files)
+    except ArchiveError:
+        raise
+    except (DatasetError, OSError) as exc:
+        reason = exc if isinstance(exc, DatasetError) else (exc.strerror or type(exc).__name__)
+        raise ArchiveError(" ".join(allowed.scrub(f"{reason}", path, shown).split())) from None
     if len(dataset.records) > limits.max_files:
-        raise ArchiveError(f"{path} holds {len(dataset.records):,} images; the limit is {limits.max_files:,}")
+        raise ArchiveError(f"{shown} holds {len(dataset.records):,} images; the limit is {limits.max_files:,}")
     kind = "fer2013" if dataset.name == "fer2013" else "kdef" if dataset.name == "kdef" else "folders"
     labelled = LabelledData(name or dataset.name, dataset.root, dataset.records, dataset.splits, layout=kind)
     return _require_classes(labelled, limits)

@@ -13,15 +13,17 @@ get a stratified 70/15/15 train/validation/test split with a fixed seed.
 from __future__ import annotations
 
 import csv
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from core.labels import EMOTIONS, FER2013_LABELS, normalize_label
+from core.media.images import IMAGE_SUFFIXES
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".pgm"}
 FER2013_SPLITS = ("Training", "PublicTest", "PrivateTest")
 GENERIC_SPLITS = ("train", "validation", "test")
 SPLIT_SEED = 1234
@@ -53,6 +55,9 @@ class Dataset:
     root: Path
     records: list[Record]
     splits: tuple[str, str, str]  # (train, validation, test) split names
+    # Longest side an image is decoded to by read() (None: full size). Evaluating a user's data needs no
+    # more than the models' inputs, so its datasets set one and memory stays bounded whatever the files.
+    read_max_side: ClassVar[int | None] = None
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -88,8 +93,9 @@ class Dataset:
         table["total"] = table.sum(axis=1)
         return table
 
-    def read(self, record: Record, grayscale: bool = True) -> np.ndarray:
-        """The record's pixels: 8-bit grayscale (H, W) or BGR (H, W, 3)."""
+    def read(self, record: Record, grayscale: bool = True, max_side: int | None = None) -> np.ndarray:
+        """The record's pixels: 8-bit grayscale (H, W) or BGR (H, W, 3), decoded with at most ``max_side``
+        (default :attr:`read_max_side`) pixels on the longer side."""
         import cv2
 
         if record.pixels is not None:
@@ -97,7 +103,8 @@ class Dataset:
         else:
             from core.media.images import decode_image
 
-            image = decode_image(self.root / record.rel_path)
+            image = decode_image(self.root / record.rel_path, name=record.rel_path,
+                                 max_side=max_side or self.read_max_side)
         if grayscale and image.ndim == 3:
             return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         if not grayscale and image.ndim == 2:
@@ -132,13 +139,53 @@ def _folder_label(folder: Path) -> str:
         raise DatasetError(f"{folder}: {exc}") from None
 
 
+def _hidden(name: str) -> bool:
+    """Hidden folders and files (``.git``, ``.ipynb_checkpoints``) and macOS archive debris (``__MACOSX``)."""
+    return name.startswith((".", "__"))
+
+
 def _class_dirs(folder: Path) -> list[Path]:
-    """Subfolders, without hidden ones (``.ipynb_checkpoints``) and macOS archive debris."""
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+    """Subfolders, without hidden ones and macOS archive debris."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not _hidden(p.name))
 
 
-def _image_files(folder: Path):
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+class Walk:
+    """A budget shared by every folder walk of one dataset load: the walk stops, with a
+    ``DatasetError``, as soon as it has seen more than ``max_files`` images or ``max_entries`` entries
+    of any kind, instead of listing a huge tree first and counting afterwards."""
+
+    def __init__(self, max_files: int | None = None, max_entries: int | None = None):
+        self.max_files, self.max_entries = max_files, max_entries
+        self.files = self.entries = 0
+
+    def images(self, folder: Path, stop_after: int | None = None) -> list[Path]:
+        """Image files under ``folder`` (recursively, sorted, hidden folders and files skipped).
+
+        ``stop_after`` makes it a layout probe: it ends quietly once that many images are found or the
+        entry budget is spent, with what it found so far."""
+        found: list[Path] = []
+        for current, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not _hidden(d))
+            self.entries += len(dirs) + len(files)
+            for name in files:
+                if (not _hidden(name) and os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
+                        and os.path.isfile(os.path.join(current, name))):  # not a pipe or a broken link
+                    found.append(Path(current) / name)
+                    if stop_after is not None and len(found) >= stop_after:
+                        return sorted(found)
+                    self.files += 1
+                    if self.max_files is not None and self.files > self.max_files:
+                        raise DatasetError(f"more than {self.max_files:,} images; the limit is {self.max_files:,}")
+            if self.max_entries is not None and self.entries > self.max_entries:
+                if stop_after is not None:
+                    break
+                raise DatasetError(f"more than {self.max_entries:,} files and folders to look through; "
+                                   f"the limit is {self.max_entries:,}")
+        return sorted(found)
+
+
+def _image_files(folder: Path, walk: Walk | None = None) -> list[Path]:
+    return (walk or Walk()).images(folder)
 
 
 def stratified_split(labels: list[str], seed: int = SPLIT_SEED,
@@ -158,7 +205,7 @@ def stratified_split(labels: list[str], seed: int = SPLIT_SEED,
     return assigned
 
 
-def load_fer2013_folder(root: str | Path) -> Dataset:
+def load_fer2013_folder(root: str | Path, walk: Walk | None = None) -> Dataset:
     """FER2013 in its folder layout; the split comes from each file name's prefix."""
     root = Path(root)
     records = []
@@ -168,7 +215,7 @@ def load_fer2013_folder(root: str | Path) -> Dataset:
             raise DatasetError(f"{root}: not a FER2013 folder (missing {sub}/)")
         for class_dir in _class_dirs(base):
             label = _folder_label(class_dir)
-            for path in _image_files(class_dir):
+            for path in _image_files(class_dir, walk):
                 split = path.name.split("_", 1)[0]
                 if split not in FER2013_SPLITS:
                     raise DatasetError(f"{path}: file name does not start with one of {', '.join(FER2013_SPLITS)}")
@@ -211,11 +258,12 @@ def load_fer2013_csv(path: str | Path) -> Dataset:
     return Dataset("fer2013", path.parent, records, FER2013_SPLITS)
 
 
-def load_kdef(root: str | Path, frontal_only: bool = False, seed: int = SPLIT_SEED) -> Dataset:
+def load_kdef(root: str | Path, frontal_only: bool = False, seed: int = SPLIT_SEED,
+              walk: Walk | None = None) -> Dataset:
     """KDEF / KDEF-dyn stills named like ``AF01ANS.JPG`` (session, sex, actor, emotion, angle)."""
     root = Path(root)
     found = []
-    for path in _image_files(root):
+    for path in _image_files(root, walk):
         match = KDEF_NAME.match(path.stem)
         if not match:
             continue
@@ -230,7 +278,8 @@ def load_kdef(root: str | Path, frontal_only: bool = False, seed: int = SPLIT_SE
     return Dataset("kdef", root, records, GENERIC_SPLITS)
 
 
-def load_class_folders(root: str | Path, name: str | None = None, seed: int = SPLIT_SEED) -> Dataset:
+def load_class_folders(root: str | Path, name: str | None = None, seed: int = SPLIT_SEED,
+                       walk: Walk | None = None) -> Dataset:
     """Any folder with one subfolder per emotion (CK+ style included).
 
     If the folder already has ``train``/``validation``/``test`` (or ``val``) subfolders, each holding
@@ -247,12 +296,12 @@ def load_class_folders(root: str | Path, name: str | None = None, seed: int = SP
             if dirname in subdirs:
                 for class_dir in _class_dirs(subdirs[dirname]):
                     label = _folder_label(class_dir)
-                    records += [Record(p.relative_to(root).as_posix(), label, split) for p in _image_files(class_dir)]
+                    records += [Record(p.relative_to(root).as_posix(), label, split) for p in _image_files(class_dir, walk)]
     else:
         found = []
         for class_dir in sorted(subdirs.values()):
             label = _folder_label(class_dir)
-            found += [(p.relative_to(root).as_posix(), label) for p in _image_files(class_dir)]
+            found += [(p.relative_to(root).as_posix(), label) for p in _image_files(class_dir, walk)]
         splits = stratified_split([label for _, label in found], seed)
         records = [Record(rel, label, split) for (rel, label), split in zip(found, splits)]
     if not records:
@@ -260,25 +309,32 @@ def load_class_folders(root: str | Path, name: str | None = None, seed: int = SP
     return Dataset(name or root.name.lower(), root, records, GENERIC_SPLITS)
 
 
-def load_dataset(path: str | Path, kind: str = "auto", frontal_only: bool = False) -> Dataset:
-    """Open a dataset, detecting its layout unless ``kind`` is one of fer2013, csv, kdef, folders."""
+def load_dataset(path: str | Path, kind: str = "auto", frontal_only: bool = False,
+                 max_files: int | None = None) -> Dataset:
+    """Open a dataset, detecting its layout unless ``kind`` is one of fer2013, csv, kdef, folders.
+
+    ``max_files`` stops the folder walk (with a ``DatasetError``) as soon as it finds more images than
+    that, or ten times as many entries of any kind."""
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"{path}: no such file or directory")
+    walk = Walk(max_files, None if max_files is None else 10 * max_files)
     if kind == "auto":
+        probe = Walk(max_entries=walk.max_entries)
         if path.is_file() and path.suffix.lower() == ".csv":
             kind = "csv"
-        elif (path / "train").is_dir() and any((path / "train").rglob("Training_*")):
+        elif (path / "train").is_dir() and any(p.name.startswith("Training_")
+                                               for p in probe.images(path / "train", stop_after=50)):
             kind = "fer2013"
-        elif path.is_dir() and any(KDEF_NAME.match(p.stem) for p in _image_files(path)[:200]):
+        elif path.is_dir() and any(KDEF_NAME.match(p.stem) for p in probe.images(path, stop_after=200)):
             kind = "kdef"
         else:
             kind = "folders"
     loaders = {
-        "fer2013": lambda: load_fer2013_folder(path),
+        "fer2013": lambda: load_fer2013_folder(path, walk),
         "csv": lambda: load_fer2013_csv(path),
-        "kdef": lambda: load_kdef(path, frontal_only=frontal_only),
-        "folders": lambda: load_class_folders(path),
+        "kdef": lambda: load_kdef(path, frontal_only=frontal_only, walk=walk),
+        "folders": lambda: load_class_folders(path, walk=walk),
     }
     if kind not in loaders:
         raise DatasetError(f"unknown dataset kind {kind!r}; choose one of auto, {', '.join(loaders)}")

@@ -14,6 +14,8 @@ import numpy as np
 from core.data.datasets import DatasetError, Record
 from core.data.inmemory import LabelledData
 
+DETECT_MAX_SIDE = 1280  # photos are searched for faces at this size at most (the page's detector works below it)
+
 
 @dataclass
 class CropDataset(LabelledData):
@@ -22,7 +24,7 @@ class CropDataset(LabelledData):
     crops: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     no_face: list[str] = field(default_factory=list)
 
-    def read(self, record: Record, grayscale: bool = True) -> np.ndarray:
+    def read(self, record: Record, grayscale: bool = True, max_side: int | None = None) -> np.ndarray:
         import cv2
 
         crop = self.crops[record.rel_path]
@@ -44,7 +46,7 @@ def detect_faces_first(dataset: LabelledData, detector, margin: float = 0.0,
 
     records, crops, missed = [], {}, []
     for i, record in enumerate(dataset.records):
-        image = dataset.read(record, grayscale=False)
+        image = dataset.read(record, grayscale=False, max_side=DETECT_MAX_SIDE)
         face = largest_face(detector.detect(image))
         if face is None:
             missed.append(record.rel_path)

@@ -15,6 +15,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from core.data.datasets import Dataset, DatasetError, Record
 from core.labels import EMOTIONS
 
 ALL = "all"  # the split holding every record
+# The longest side a user's image is decoded to for the models (their inputs are 48-64 px), the
+# mistakes gallery and the upload check: a 40-megapixel file costs a 256-px image in memory.
+READ_MAX_SIDE = 256
 
 
 @dataclass
@@ -31,6 +35,7 @@ class LabelledData(Dataset):
     layout: str = "folders"
     notes: list[str] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
+    read_max_side: ClassVar[int | None] = READ_MAX_SIDE
 
     def split(self, name: str) -> list[Record]:
         return list(self.records) if name == ALL else super().split(name)
@@ -56,8 +61,9 @@ class InMemoryDataset(LabelledData):
 
     blobs: dict[str, bytes] = field(default_factory=dict, repr=False)
 
-    def read(self, record: Record, grayscale: bool = True) -> np.ndarray:
-        """The record's pixels, decoded from memory: grayscale (H, W) or BGR (H, W, 3) uint8.
+    def read(self, record: Record, grayscale: bool = True, max_side: int | None = None) -> np.ndarray:
+        """The record's pixels, decoded from memory: grayscale (H, W) or BGR (H, W, 3) uint8, at most
+        ``max_side`` (default :data:`READ_MAX_SIDE`) pixels on the longer side.
 
         Raises :class:`core.media.images.ImageDecodeError` (one line, naming the entry) for a bad image.
         """
@@ -65,7 +71,8 @@ class InMemoryDataset(LabelledData):
 
         from core.media.images import decode_image
 
-        image = decode_image(self.blobs[record.rel_path], name=record.rel_path)
+        image = decode_image(self.blobs[record.rel_path], name=record.rel_path,
+                             max_side=max_side or self.read_max_side)
         return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if grayscale else image
 
     @property

@@ -142,8 +142,10 @@ class Report:
 
 def evaluate_source(source, classifiers: Mapping[str, object], photos: bool = False, detector=None,
                     name: str | None = None, on_progress: Callable[[str, float], None] | None = None,
-                    batch_size: int = 128) -> Report:
+                    batch_size: int = 128, roots=None) -> Report:
     """Labelled faces from a zip (bytes or file) or a server folder, every classifier scored on all of them.
+
+    ``roots``: the server folders a path may lie in (see :func:`core.data.archive.load_labelled`).
 
     ``photos=True`` first keeps the largest face ``detector`` finds in each image. ``on_progress(text,
     fraction)`` follows the whole job (0 to 1). Raises :class:`core.data.archive.ArchiveError` /
@@ -156,7 +158,7 @@ def evaluate_source(source, classifiers: Mapping[str, object], photos: bool = Fa
         if on_progress is not None:
             on_progress(text, min(1.0, max(0.0, fraction)))
 
-    dataset = load_labelled(source, name)
+    dataset = load_labelled(source, name, roots=roots)
     stages = len(classifiers) + (1 if photos else 0)
     if photos:
         if detector is None:
