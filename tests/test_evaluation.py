@@ -303,8 +303,8 @@ def test_cli_cnn(models_dir, noise_fer, capsys):
                  "--models-dir", str(models_dir)]) == 1
     assert "no split 'Validation'" in capsys.readouterr().err
     assert main(["evaluate", "--model", "tiny_cnn", "--data", str(models_dir / "nowhere"), "--split", "test",
-                 "--models-dir", str(models_dir)]) == 1
-    assert "no such file or directory" in capsys.readouterr().err
+                 "--models-dir", str(models_dir)]) == 2  # a missing folder is a bad argument
+    assert "no such file or folder" in capsys.readouterr().err
     broken = make_fer(models_dir.parent / "broken", {"Training": {"happy": 1}, "PublicTest": {"happy": 2}})
     (broken / "test" / "happy" / "PublicTest_0001.jpg").write_bytes(b"not a jpeg")
     assert main(["evaluate", "--model", "tiny_cnn", "--data", str(broken), "--split", "PublicTest",

@@ -38,8 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.cli.checks import precheck
+
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     args = build_parser().parse_args(argv)
+    code = precheck(args)  # missing paths and misuse answered before TensorFlow's 7-9 s import
+    if code:
+        return code
     if args.command != "models":  # listing models loads none: no TensorFlow needed
         from core.console import import_tensorflow_quietly
 
