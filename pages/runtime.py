@@ -15,14 +15,27 @@ its own with Streamlit's automatic list of every file in ``pages/`` as the sideb
 ``runtime`` included). :func:`leave_automatic_navigation` (called when ``pages.common`` is first
 imported, i.e. by every page) switches that mode off and reruns through the app's own navigation.
 
+Two more process-wide settings keep a visitor's data off the disk and out of the server once they
+leave. :func:`keep_uploads_in_memory`: Streamlit's upload handler parses each upload with Starlette's
+multipart parser, which spools a file over 1 MiB to an unnamed temporary file in ``/tmp``
+(``O_TMPFILE``); the spool is raised to the largest upload allowed, so every byte stays in memory.
+:func:`end_sessions_on_time`: a closed tab's session is kept ``server.disconnectedSessionTTL``
+seconds for a reconnect, then Streamlit's storage forgets it without shutting it down, so its
+uploads and ``/media/`` images stayed reachable; it is now shut down (files and media released)
+once that time has passed.
+
 Not a page: streamlit_app.py calls :func:`install` once per process.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
+import time
 
 GC_INTERVAL_S = 60.0
+SESSION_REAP_INTERVAL_S = 1.0
+MULTIPART_MARGIN_BYTES = 1 << 20  # form framing around the file
 _installed = threading.Event()
 
 
@@ -43,6 +56,61 @@ def install(gc_interval_s: float = GC_INTERVAL_S) -> bool:
     if hasattr(script_runner, "_clean_problem_modules"):
         script_runner._clean_problem_modules = lambda: None
     threading.Thread(target=_collect_periodically, args=(gc_interval_s,), name="periodic-gc", daemon=True).start()
+    from streamlit import config
+
+    keep_uploads_in_memory(config.get_option("server.maxUploadSize") * 2**20)
+    end_sessions_on_time(config.get_option("server.disconnectedSessionTTL"))
+    return True
+
+
+def keep_uploads_in_memory(max_upload_bytes: int) -> int:
+    """Let Starlette's multipart parser hold an upload of ``max_upload_bytes`` in memory instead of
+    rolling it over to a temporary file; returns the spool size now in force."""
+    from starlette.formparsers import MultiPartParser
+
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, max_upload_bytes + MULTIPART_MARGIN_BYTES)
+    return MultiPartParser.spool_max_size
+
+
+def end_sessions_on_time(ttl_s: float, interval_s: float = SESSION_REAP_INTERVAL_S) -> bool:
+    """Shut down every disconnected session ``ttl_s`` seconds after it was stored for a reconnect (unless
+    it reconnected), which releases its uploads and media; False if Streamlit's internals differ."""
+    try:
+        from streamlit.runtime import Runtime
+
+        runtime = Runtime.instance()
+        manager = runtime._session_mgr
+        storage = manager._session_storage
+        loop = runtime._get_async_objs().eventloop
+    except Exception:  # noqa: BLE001 - a private API (streamlit 1.67): without it, Streamlit's own TTL applies
+        return False
+    stored: dict[str, tuple[float, object]] = {}
+    save = storage.save
+
+    def save_and_note(session_info):
+        stored[session_info.session.id] = (time.monotonic(), session_info.session)
+        save(session_info)
+
+    def reap() -> None:  # on the event loop, as Streamlit's own session calls are
+        now = time.monotonic()
+        for session_id, (since, session) in list(stored.items()):
+            if manager.get_active_session_info(session_id) is not None:
+                stored.pop(session_id, None)  # the tab came back
+            elif now - since >= ttl_s:
+                stored.pop(session_id, None)
+                with contextlib.suppress(KeyError):
+                    storage.delete(session_id)
+                session.shutdown()
+
+    def tick() -> None:
+        while not loop.is_closed():
+            threading.Event().wait(interval_s)
+            if stored:
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    loop.call_soon_threadsafe(reap)
+
+    storage.save = save_and_note
+    threading.Thread(target=tick, name="session-reaper", daemon=True).start()
     return True
 
 

@@ -5,7 +5,9 @@ deleted straight after. A snapshot of a few folders cannot see that (nor a write
 this watch listens to Python's audit events (``sys.addaudithook``, PEP 578), which fire for every
 ``open()``/``os.open()`` in a write mode, ``os.rename``/``os.replace``, ``os.remove``/``os.unlink``,
 ``os.rmdir``, ``os.mkdir``, ``os.truncate``, links and ``tempfile.mkstemp``/``mkdtemp``, in every
-thread (Streamlit's AppTest runs the page in its own thread). Reads are not reported.
+thread (Streamlit's AppTest runs the page in its own thread). Reads are not reported. An unnamed
+temporary file (``tempfile.TemporaryFile`` on Linux: ``os.open(folder, O_TMPFILE)``, what a
+spooled upload rolls over to) is reported as ``open O_TMPFILE`` with the folder it lives in.
 
 Use it in any test (the video, live and own-data paths use the same watch)::
 
@@ -81,12 +83,22 @@ def _is_write_open(args) -> bool:
     return isinstance(flags, int) and bool(flags & _WRITE_FLAGS)
 
 
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
+
+
+def _is_tmpfile_open(args) -> bool:
+    flags = (tuple(args) + (None, None, None))[2]
+    return bool(_O_TMPFILE) and isinstance(flags, int) and flags & _O_TMPFILE == _O_TMPFILE
+
+
 def _hook(event: str, args) -> None:
     if not _active:
         return
     if event == "open":
         if not _is_write_open(args):
             return
+        if _is_tmpfile_open(args):
+            event = "open O_TMPFILE"
         paths = [args[0]]
     elif event == "os.rename":  # also os.replace: both ends count
         paths = list(args[:2])
