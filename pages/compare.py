@@ -12,14 +12,18 @@ import streamlit as st
 
 from core.analysis.pipeline import AnalysisOptions
 from core.faces.nms import DEFAULT_DETECTOR, DETECTOR_NAMES
-from core.media.images import FILE_TYPES, MAX_PIXELS, example_photo
+from core.media.images import FILE_TYPES, IMAGE_SUFFIXES, MAX_BYTES, MAX_PIXELS, example_photo
 from core.presentation import charts, tables
 from core.presentation.annotate import png_bytes
 from core.presentation.photos import LruCache, analyse_photo, no_face_advice, payload_digest
+from core.presentation.places import without_server_paths
 from pages.common import load_model_set, ready_models
 
 CACHE_KEY = "_compare_results"
 PHOTOS_KEY = "_compare_photos"  # {name: bytes}, this session's photos, in memory only
+REFUSED_KEY = "_compare_refused"  # {name: reason}, files refused when they were added
+MAX_PHOTOS = 10  # per session: about 10 x (5 MB of bytes + the analysis) held in memory at most
+PHOTO_MB = MAX_BYTES // 2**20
 HEATMAPS_KEY = "_compare_heatmaps"
 CACHE_SIZE = 24  # analysed photos kept per session (memory only)
 EXAMPLE_NAME = "example: astronaut (skimage.data.astronaut)"
@@ -86,15 +90,40 @@ def tables_labels() -> list[str]:
 # --------------------------------------------------------------------------- this session's photos
 
 
-def _take_uploads(key: str) -> None:
-    """Move the uploader's files into this session's photos, then empty the uploader."""
+def intake_problem(name: str, size: int, held: int) -> str | None:
+    """Why a file cannot be added to a session holding ``held`` photos (None: it can)."""
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if suffix not in IMAGE_SUFFIXES:
+        return f"not a supported image type ({suffix or 'no extension'}; use {', '.join(FILE_TYPES)})"
+    if size > MAX_BYTES:
+        return f"file is too large ({size / 2**20:.1f} MB; the limit is {PHOTO_MB} MB)"
+    if held >= MAX_PHOTOS:
+        return f"this session already holds {MAX_PHOTOS} photos, the most it keeps: press “Remove all” first"
+    return None
+
+
+def _add(name: str, data: bytes, refused: dict) -> None:
     photos = st.session_state.setdefault(PHOTOS_KEY, {})
+    base, n = name, 1
+    while name in photos and photos[name] != data:
+        n += 1
+        name = f"{base} ({n})"
+    if name in photos:
+        return
+    problem = intake_problem(name, len(data), len(photos))
+    if problem:
+        refused[name] = problem
+    else:
+        photos[name] = data
+
+
+def _take_uploads(key: str) -> None:
+    """Move the uploader's files into this session's photos, then empty the uploader. The files refused
+    (type, size, the per-session cap) are listed until the next upload, beside those accepted."""
+    refused: dict[str, str] = {}
     for upload in st.session_state.get(key) or []:
-        name, n = upload.name, 1
-        while name in photos and photos[name] != upload.getvalue():
-            n += 1
-            name = f"{upload.name} ({n})"
-        photos[name] = upload.getvalue()
+        _add(upload.name, upload.getvalue(), refused)
+    st.session_state[REFUSED_KEY] = refused
     st.session_state["_uploader_round"] = st.session_state.get("_uploader_round", 0) + 1
 
 
@@ -102,11 +131,13 @@ def _take_snapshot() -> None:
     snapshot = st.session_state.get("webcam")
     if snapshot is not None:
         photos = st.session_state.setdefault(PHOTOS_KEY, {})
-        photos[f"webcam snapshot {sum(n.startswith('webcam') for n in photos) + 1}.jpg"] = snapshot.getvalue()
+        refused: dict[str, str] = {}
+        _add(f"webcam snapshot {sum(n.startswith('webcam') for n in photos) + 1}.jpg", snapshot.getvalue(), refused)
+        st.session_state[REFUSED_KEY] = refused
 
 
 def _remove_all() -> None:
-    for key in (PHOTOS_KEY, CACHE_KEY, HEATMAPS_KEY):
+    for key in (PHOTOS_KEY, CACHE_KEY, HEATMAPS_KEY, REFUSED_KEY):
         st.session_state.pop(key, None)
     st.session_state["show_example"] = False
 
@@ -119,10 +150,13 @@ def _example() -> np.ndarray:
 def inputs() -> list[tuple[str, object]]:
     """The uploader, webcam and example controls; returns this session's photos (name, bytes or BGR)."""
     key = f"uploads_{st.session_state.get('_uploader_round', 0)}"
-    st.file_uploader("Upload photos", type=list(FILE_TYPES), accept_multiple_files=True, key=key,
-                     on_change=_take_uploads, args=(key,),
-                     help=f"{', '.join(t.upper() for t in FILE_TYPES)}; up to {st.get_option('server.maxUploadSize')} "
-                          f"MB and {MAX_PIXELS // 1_000_000} megapixels each.")
+    # Any file is taken, so that a refused one is listed with its reason (a type or size the browser
+    # refuses itself would vanish when the uploader is emptied); intake_problem applies the limits.
+    st.file_uploader("Upload photos", accept_multiple_files=True, key=key, on_change=_take_uploads, args=(key,),
+                     help=f"{', '.join(t.upper() for t in FILE_TYPES)}; up to {PHOTO_MB} MB and "
+                          f"{MAX_PIXELS // 1_000_000} megapixels each, {MAX_PHOTOS} photos per session.")
+    for name, reason in st.session_state.get(REFUSED_KEY, {}).items():
+        st.error(f"**{name}** was refused: {reason}", icon=":material/block:")
     row = st.container(horizontal=True, vertical_alignment="center", gap="medium")
     use_webcam = row.toggle("Use the webcam", key="use_webcam",
                             help="Your browser asks for permission first. The snapshot stays in memory.")
@@ -334,7 +368,7 @@ def main() -> None:
         from core.models import registry
 
         for name, status in registry.available().items():
-            st.warning(f"**{charts.display_name(registry.resolve(name).key)} is unavailable.** {status.reason}",
+            st.warning(f"**{charts.display_name(registry.resolve(name).key)} is unavailable.** {without_server_paths(status.reason)}",
                        icon=":material/warning:")
         st.error("No model could be loaded, so photos cannot be analysed yet (see above for what to do).")
         st.stop()
@@ -349,8 +383,8 @@ def main() -> None:
     for name, status in registry.available().items():
         if not status.ready:
             key = registry.resolve(name).key
-            models.unavailable.setdefault(key, status.reason)  # listed in the JSON download too
-            st.info(f"**{charts.display_name(key)} is unavailable here**, so it is not offered. {status.reason}",
+            models.unavailable.setdefault(key, without_server_paths(status.reason))  # in the JSON download too
+            st.info(f"**{charts.display_name(key)} is unavailable here**, so it is not offered. {without_server_paths(status.reason)}",
                     icon=":material/info:")
     for name, reason in failed.items():
         st.warning(f"**{charts.display_name(name)} is unavailable.** {reason}", icon=":material/warning:")

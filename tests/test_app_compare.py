@@ -62,7 +62,7 @@ def test_jfif_upload_is_accepted_and_analysed(app_env, without_deepface, astrona
     at = run_app()
     choose_models(at, "fer2013_cnn")
     widget = at.get("file_uploader")[0]
-    assert {"jfif", "jpe", "jpeg", "webp", "tif"} <= {t.lstrip(".") for t in widget.proto.type}
+    assert not widget.proto.type, "any file is taken, so that a refused one is listed with its reason"
     upload(at, ("portrait.jfif", jpeg(astronaut), "image/jpeg"))  # Chromium sends .jfif as image/jpeg
     assert "portrait.jfif — 1 face" in texts(at)
     assert metric_values(at)["CNN"][0] in LABELS
@@ -83,6 +83,36 @@ def test_refused_upload_is_listed_in_the_summary_and_downloads(app_env, without_
     assert {r["image"]: bool(r["error"]) for r in rows} == {"fine.webp": False, "notes.jpe": True}
     results = json.loads(downloads(at.download_button(key="download_json")))["results"]
     assert "not an image" in next(r for r in results if r["image"] == "notes.jpe")["error"]
+
+
+def test_refused_types_and_sizes_are_listed_beside_an_accepted_photo(app_env, without_deepface, astronaut):
+    """Non-regression (issue 21): an SVG or an oversized file chosen with a good photo vanished silently."""
+    from pages.compare import PHOTO_MB
+
+    at = run_app()
+    choose_models(at, "fer2013_cnn")
+    big = b"\xff\xd8" + b"\0" * (PHOTO_MB * 2**20 + 10)
+    upload(at, ("drawing.svg", b"<svg xmlns='http://www.w3.org/2000/svg'/>", "image/svg+xml"),
+           ("fine.png", png(astronaut), "image/png"), ("huge.jpg", big, "image/jpeg"))
+    errors = messages(at, "error")
+    assert any("drawing.svg" in e and "not a supported image type (.svg" in e for e in errors), errors
+    assert any("huge.jpg" in e and f"the limit is {PHOTO_MB} MB" in e for e in errors), errors
+    assert "fine.png — 1 face" in texts(at)
+    assert f"up to {PHOTO_MB} MB" in at.get("file_uploader")[0].proto.help
+
+
+def test_photos_per_session_are_capped_with_a_clear_message(app_env, without_deepface, astronaut):
+    from pages.compare import MAX_PHOTOS
+
+    at = run_app()
+    choose_models(at, "fer2013_cnn")
+    small = cv2.resize(astronaut, (64, 64))
+    upload(at, *[(f"p{i}.png", png(np.roll(small, i, axis=1)), "image/png") for i in range(MAX_PHOTOS + 2)])
+    refused = [e for e in messages(at, "error") if "already holds" in e]
+    assert len(refused) == 2 and f"holds {MAX_PHOTOS} photos" in refused[0] and "Remove all" in refused[0]
+    assert f"{MAX_PHOTOS} photos per session" in at.get("file_uploader")[0].proto.help
+    at.button(key="remove_all").click().run()
+    assert not [e for e in messages(at, "error") if "already holds" in e]
 
 
 def test_photos_and_results_survive_a_page_switch_until_remove_all(app_env, without_deepface, astronaut):
