@@ -9,6 +9,7 @@ from core.models.deepface import published_accuracy_text
 from core.presentation import artifacts, speed
 from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import find_evaluations
+from core.presentation.places import place
 from pages.common import read, show_artifact_error, split_label
 
 PUBLISHED = pd.DataFrame([
@@ -40,7 +41,7 @@ with left:
     except ArtifactError as error:
         meta = None
         if error.kind == "missing":
-            st.info(f"Not trained yet: no model in `{cnn_folder}` (training writes it there when it finishes).")
+            st.info(f"Not trained yet: no model in `{place(cnn_folder)}` (training writes it there when it finishes).")
         else:
             show_artifact_error(error, "The CNN's description")
     if meta is not None:
@@ -183,7 +184,7 @@ try:
     bench = artifacts.load_benchmarks()
 except ArtifactError as error:
     if error.kind == "missing":
-        st.info(f"No benchmark results yet (`{artifacts.benchmarks_path()}` is missing): run `make bench` to "
+        st.info(f"No benchmark results yet (`{place(artifacts.benchmarks_path())}` is missing): run `make bench` to "
                 f"measure both models' speed on this machine.", icon=":material/speed:")
     else:
         show_artifact_error(error, "Benchmark results")
@@ -215,7 +216,7 @@ else:
         st.caption("Notes from the benchmark run:  \n" + "  \n".join(f"• {note}" for note in notes))
     st.caption("p50 = median, p95 = 95th percentile over the repeated runs. Refresh these figures with `make bench`.")
     with st.expander("All benchmark results (results.json)"):
-        st.caption(f"`{artifacts.benchmarks_path()}`")
+        st.caption(f"`{place(artifacts.benchmarks_path())}`")
         st.json(bench, expanded=1)
 
 # --------------------------------------------------------------------------- configuration
@@ -224,10 +225,10 @@ with st.expander("Where the app reads from"):
     from core.models.deepface_weights import weights_path
 
     dataset = artifacts.dataset_dir_from_env()
-    st.markdown(f"- CNN folder (`EMOTION_MODEL_DIR`): `{cnn_folder}`\n"
-                f"- Models root, scanned for evaluations (`EMOTION_MODELS_ROOT`): `{root}`\n"
-                f"- Training runs (`EMOTION_RUNS_ROOT`): `{artifacts.runs_root()}`\n"
-                f"- Benchmarks (`EMOTION_BENCHMARKS`): `{artifacts.benchmarks_path()}`\n"
-                f"- DeepFace weights (`DEEPFACE_HOME`): `{weights_path()}`"
+    st.markdown(f"- CNN folder (`EMOTION_MODEL_DIR`): `{place(cnn_folder)}`\n"
+                f"- Models root, scanned for evaluations (`EMOTION_MODELS_ROOT`): `{place(root)}`\n"
+                f"- Training runs (`EMOTION_RUNS_ROOT`): `{place(artifacts.runs_root())}`\n"
+                f"- Benchmarks (`EMOTION_BENCHMARKS`): `{place(artifacts.benchmarks_path())}`\n"
+                f"- DeepFace weights (`DEEPFACE_HOME`): `{place(weights_path())}`"
                 f" ({'present' if weights_path().is_file() else 'missing'})\n"
-                f"- FER2013 images (`FER2013_DIR`): `{dataset if dataset else 'not set'}`")
+                f"- FER2013 images (`FER2013_DIR`): `{place(dataset) if dataset else 'not set'}`")

@@ -12,6 +12,7 @@ import streamlit as st
 
 from core.presentation import artifacts, evaluations
 from core.presentation.artifacts import ArtifactError
+from core.presentation.places import without_server_paths
 from pages import runtime
 
 runtime.leave_automatic_navigation()  # a deep link as a server's first request (see pages/runtime.py)
@@ -37,7 +38,7 @@ def load_models() -> Models:
     models = load_model_set(list(ready_models()))
     for name, status in registry.available().items():
         if not status.ready:
-            models.unavailable.setdefault(registry.resolve(name).key, status.reason)
+            models.unavailable.setdefault(registry.resolve(name).key, without_server_paths(status.reason))
     return models
 
 
@@ -49,7 +50,7 @@ def models_or_stop(what: str) -> Models:
         st.error(f"No model could be loaded, so {what} cannot be analysed (see the Compare page for what to do).")
         st.stop()
     for name, reason in models.unavailable.items():
-        st.info(f"**{name} is unavailable.** {reason}", icon=":material/info:")
+        st.info(f"**{name} is unavailable.** {without_server_paths(reason)}", icon=":material/info:")
     return models
 
 
@@ -80,11 +81,11 @@ def show_artifact_error(error: ArtifactError, what: str = "") -> None:
     """One line saying what is wrong (and, below it, what to do)."""
     prefix = f"{what} unavailable — " if what else ""
     if error.kind == "missing":
-        st.info(f"{prefix}{error}")
+        st.info(f"{prefix}{without_server_paths(error)}")
     else:
-        st.error(f"{prefix}{error}")
+        st.error(f"{prefix}{without_server_paths(error)}")
     if error.hint:
-        st.caption(f"To fix: {error.hint}.")
+        st.caption(f"To fix: {without_server_paths(error.hint)}.")
 
 
 def cnn_progress_note(model_folder: Path) -> str | None:
@@ -96,7 +97,7 @@ def cnn_progress_note(model_folder: Path) -> str | None:
     done = 0 if history is None else len(history)
     planned = progress["epochs_planned"]
     of = f" of {planned}" if planned else ""
-    line = f"A training run for `{model_folder.name}` exists in `{progress['dir']}` ({done}{of} epochs so far)"
+    line = f"A training run for `{model_folder.name}` exists in `{without_server_paths(progress['dir'])}` ({done}{of} epochs so far)"
     if history is not None and done:
         line += f"; best validation accuracy so far {history['val_accuracy'].max():.1%}"
     return (line + f". The model folder is written when the run finishes; to use the best checkpoint so far, "
@@ -236,7 +237,7 @@ def load_model_set(names) -> Models:
         location = spec.availability().location
         loaded = _load_model(name, (location, artifacts.mtime(Path(location)) if location else None))
         if isinstance(loaded, str):
-            unavailable[spec.key] = loaded
+            unavailable[spec.key] = without_server_paths(loaded)
         else:
             classifiers[spec.key] = loaded
     if not classifiers:

@@ -20,6 +20,7 @@ from core.media.images import ImageDecodeError
 from core.presentation import artifacts, charts, tables
 from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import find_evaluations
+from core.presentation.places import without_server_paths
 from pages.common import read, split_label
 
 CROPS, PHOTOS = "face crops", "photos: detect faces first"
@@ -110,7 +111,8 @@ image_kind = st.radio("The images are", [CROPS, PHOTOS], horizontal=True, key="d
                            "photos without a face are counted and listed.")
 classifiers, unavailable = ready_models()
 if unavailable:
-    st.caption("Not evaluated (not ready here): " + "; ".join(f"**{n}** — {why}" for n, why in unavailable.items()))
+    st.caption("Not evaluated (not ready here): " + "; ".join(f"**{n}** — {without_server_paths(why)}"
+                                                               for n, why in unavailable.items()))
 if not classifiers:
     st.error("No model is ready here: run `python -m core models` to see why.")
     st.stop()

@@ -9,6 +9,7 @@ from core.presentation import artifacts, charts, tables
 from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import cross_dataset_frame, find_evaluations
 from core.presentation.explain_figures import calibration_rows, reliability_figure
+from core.presentation.places import place
 from pages.common import (
     column_rows,
     display_labeler,
@@ -27,10 +28,10 @@ st.title("How the models score on held-out test data")
 root, cnn_folder = artifacts.models_root(), artifacts.model_dir()
 evaluations = find_evaluations(root, extra_model_dirs=[cnn_folder])
 if not evaluations:
-    st.info(f"No stored evaluations under `{root}` yet (looked for `*/eval/*/metrics.json`).",
+    st.info(f"No stored evaluations under `{place(root)}` yet (looked for `*/eval/*/metrics.json`).",
             icon=":material/hourglass_top:")
     st.markdown(f"- The CNN's scores appear once `make evaluate` has been run on the trained model "
-                f"(`{cnn_folder}`).\n- {DEEPFACE_MISSING}")
+                f"(`{place(cnn_folder)}`).\n- {DEEPFACE_MISSING}")
     st.stop()
 
 key = st.selectbox("Dataset and split", list(evaluations), format_func=split_label, key="eval_split",

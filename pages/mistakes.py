@@ -12,7 +12,6 @@ from PIL import Image, UnidentifiedImageError
 
 from core.data import roots as data_roots
 from core.evaluation.metrics import metric_labels
-from core.paths import display_path
 from core.presentation import artifacts, charts, tables
 from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import (
@@ -23,6 +22,7 @@ from core.presentation.evaluations import (
     resolve_dataset_file,
     rounded_for_csv,
 )
+from core.presentation.places import place
 from pages.common import (
     dataset_folder_problem,
     display_labeler,
@@ -50,7 +50,7 @@ evaluations = {key: {name: ref for name, ref in refs.items() if ref.predictions_
                for key, refs in find_evaluations(root, extra_model_dirs=[cnn_folder]).items()}
 evaluations = {key: refs for key, refs in evaluations.items() if refs}
 if not evaluations:
-    st.info(f"No stored predictions under `{display_path(root)}` yet (looked for `*/eval/*/predictions.csv`). They are written by "
+    st.info(f"No stored predictions under `{place(root)}` yet (looked for `*/eval/*/predictions.csv`). They are written by "
             f"`make evaluate` (the CNN) and `make evaluate-deepface` (DeepFace, on a machine with its weights).",
             icon=":material/hourglass_top:")
     st.stop()

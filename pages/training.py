@@ -7,6 +7,7 @@ import streamlit as st
 
 from core.presentation import artifacts, charts
 from core.presentation.artifacts import ArtifactError
+from core.presentation.places import place
 from pages.common import read, show_artifact_error
 
 MISSING = "—"  # a metric value model.json does not record (its help says so)
@@ -111,7 +112,7 @@ def show_curves(history: pd.DataFrame, meta: dict | None, key: str) -> None:
 
 def show_run_in_progress(folder) -> None:
     """No exported model: say so, and show a run in progress from runs/ if there is one."""
-    st.info(f"No exported CNN in `{folder}` yet: it appears there when training finishes "
+    st.info(f"No exported CNN in `{place(folder)}` yet: it appears there when training finishes "
             f"(`make train`, or `python -m core train --data DATASET`).", icon=":material/hourglass_top:")
     progress = artifacts.run_progress(folder.name)
     if not progress:
@@ -248,7 +249,7 @@ def show_settings(meta: dict) -> None:
 def main() -> None:
     st.title("How the CNN was trained")
     folder = artifacts.model_dir()
-    st.caption(f"Model folder: `{folder}` (set `EMOTION_MODEL_DIR` to show another).")
+    st.caption(f"Model folder: `{place(folder)}` (set `EMOTION_MODEL_DIR` to show another).")
     meta = None
     try:
         meta = read("model_json", folder)
