@@ -25,7 +25,8 @@ import core  # noqa: E402,F401  (sets the Keras backend before anything imports 
 from pages import runtime  # noqa: E402
 
 runtime.install()
-st.set_page_config(page_title="Emotion workbench", page_icon=":material/mood:", layout="wide")
+# A local file: a Material icon as the favicon is fetched from a third-party font server.
+st.set_page_config(page_title="Emotion workbench", page_icon=str(APP_DIR / "assets" / "favicon.png"), layout="wide")
 
 PAGES = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:", default=True),
