@@ -8,7 +8,9 @@ One run measures, with medians and 95th percentiles over repeated runs after a w
 * DeepFace on the same photos in both modes: on our crops (our detector), and ``DeepFace.analyze``
   with its own detector (opencv); ours and DeepFace's runs are interleaved, so that background
   load hits both alike, and the ratio DeepFace / ours is reported per photo;
-* model load times, the peak memory of the process, and the app's cold start to first render.
+* model load times, the peak memory of the process, and the app's cold start to first render;
+* the memory of the heaviest inputs in fresh processes (:mod:`core.bench.memory`): the Your data
+  evaluation of 128 five-megapixel images, and Compare's photo cap before and after "Remove all".
 
 ``benchmarks/results.json`` has one layout (:func:`stored_layout`): every figure once, nested by
 what it measures (``cnn_face``, ``cnn_batch64``, ``photos.<size>_<n>face(s)``, ``app_cold_start``,
@@ -195,6 +197,12 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
     except Exception as exc:  # noqa: BLE001 - report, never lose the other figures
         results["data_eval"] = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
 
+    # Memory of the heaviest inputs (Your data's 128 x 5 MP zip; Compare's photo cap and Remove all) -----
+    log("measuring memory (Your data, Compare) in fresh processes ...")
+    from core.bench.memory import measure_memory
+
+    results["memory"] = measure_memory()
+
     # App cold start -----------------------------------------------------------------------------
     if app:
         log("timing the app's cold start ...")
@@ -227,6 +235,10 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
     if isinstance(results.get("data_eval"), dict) and "target_cnn_met" in results["data_eval"]:
         targets["data_eval_target_met"] = bool(results["data_eval"]["target_cnn_met"]
                                                and results["data_eval"]["target_zip_met"])
+    your_data = results["memory"].get("your_data", {})
+    if "within_limit" in your_data:
+        targets["your_data_peak_mib_target"] = your_data["limit_mib"]
+        targets["your_data_memory_target_met"] = your_data["within_limit"]
     targets["all_targets_met"] = all(v is True for k, v in targets.items() if k.endswith("_met"))
     results["targets"] = targets
     results.update({"target_cnn_face_met": targets["cnn_face_target_met"],
