@@ -6,6 +6,7 @@ written to disk or logged. Results stay in this session's memory.
 from __future__ import annotations
 
 import hashlib
+import logging
 
 import streamlit as st
 
@@ -39,7 +40,7 @@ with st.sidebar:
     max_frames = st.number_input("At most this many sampled frames", 10, media.MAX_FRAMES, media.MAX_FRAMES,
                                  step=100, key="video_max_frames")
 
-upload = st.file_uploader("Upload a video", type=list(media.FILE_TYPES), key="video_upload",
+upload = st.file_uploader("Upload a video", type=list(media.FILE_TYPES), key="video_upload", max_upload_size=MAX_MB,
                           help=f"Up to {MAX_MB} MB and {MAX_MIN:.0f} minutes.")
 if upload is None:
     st.session_state.pop(RESULT_KEY, None)
@@ -61,6 +62,11 @@ if cached is None or cached[0] != key:
     except media.VideoDecodeError as error:
         bar.empty()
         st.error(f"This video cannot be analysed: {error}.")
+        st.stop()
+    except Exception as error:  # noqa: BLE001 - whatever the file does, the user gets one line
+        logging.getLogger(__name__).debug("Video files: analysis failed", exc_info=True)
+        bar.empty()
+        st.error(f"This video cannot be analysed ({type(error).__name__}).")
         st.stop()
     bar.empty()
     st.session_state[RESULT_KEY] = (key, result)

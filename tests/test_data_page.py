@@ -123,3 +123,72 @@ def test_about_lists_every_registered_model_with_provenance(app_env):
     assert fer["licence"] == "MIT" and fer["training data"] == "FER2013"
     assert fer["test splits seen in training?"].startswith("unknown")
     assert zoo[zoo["name"] == "constant"].iloc[0]["status"] == "ready"
+
+
+def server_folder(at, typed: str):
+    at.radio(key="data_source_kind").set_value("A folder on this server").run()
+    at.text_input(key="data_folder").set_value(typed).run()
+    at.button(key="data_run").click()
+    at.run()
+    return at
+
+
+@pytest.fixture
+def data_root(tmp_path, monkeypatch):
+    from zipfaces import faces_per_label
+
+    root = tmp_path / "datasets"
+    for label, items in faces_per_label(3).items():
+        (root / "mine" / label).mkdir(parents=True)
+        for i, (_, data) in enumerate(items):
+            (root / "mine" / label / f"{i}.png").write_bytes(data)
+    monkeypatch.setenv("EMOTION_DATA_ROOTS", str(root))
+    return root
+
+
+@pytest.mark.parametrize("typed", ["/etc", "/root", "datasets/../../..", "/no/such/folder"])
+def test_a_server_folder_outside_the_roots_gets_the_fixed_refusal(app_env, data_root, typed):
+    """Non-regression (issue 21): any path was read, and errors named server directories."""
+    from core.data.roots import REFUSAL
+
+    at = server_folder(run_app("data"), typed)
+    assert_ok(at)
+    assert [e.value for e in at.error] == [REFUSAL]
+    assert "datasets/" in " ".join(c.value for c in at.caption)  # the allowed root, by name only
+    assert str(data_root) not in page_text(at)
+
+
+def test_a_server_folder_inside_a_root_is_evaluated(app_env, data_root):
+    at = server_folder(run_app("data"), "datasets/mine")
+    assert_ok(at)
+    assert not at.error and any(m.label.endswith("accuracy") for m in at.metric)
+
+
+def test_server_folders_are_off_without_roots(app_env, monkeypatch):
+    monkeypatch.setenv("EMOTION_DATA_ROOTS", "")
+    at = run_app("data")
+    at.radio(key="data_source_kind").set_value("A folder on this server").run()
+    assert any("Server folders are off here" in i.value for i in at.info)
+    assert not at.get("text_input")
+
+
+def test_an_unreadable_image_in_a_server_folder_is_one_line(app_env, data_root):
+    """Non-regression (issue 21): one bad image in a folder gave a traceback with server paths."""
+    (data_root / "mine" / "happy" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    at = server_folder(run_app("data"), "datasets/mine")
+    assert_ok(at)
+    assert len(at.error) == 1 and "\n" not in at.error[0].value
+    assert "broken.png" in at.error[0].value and str(data_root) not in at.error[0].value
+
+
+def test_each_uploader_states_and_enforces_its_own_limit(app_env):
+    """One upload limit per page, stated truly (issue 21): the zip 100 MB, a video 200 MB, photos 50 MB."""
+    from core.data.archive import DEFAULT_LIMITS
+
+    widget = run_app("data").get("file_uploader")[0].proto
+    assert widget.max_upload_size_mb == 100 and "Up to 100 MB" in widget.help
+    assert DEFAULT_LIMITS.max_total_bytes == 256 * 2**20 and "256 MiB unpacked" in widget.help
+    video = run_app("video").get("file_uploader")[0].proto
+    assert video.max_upload_size_mb == 200 and "Up to 200 MB" in video.help
+    compare = run_app("compare").get("file_uploader")[0].proto
+    assert compare.max_upload_size_mb == 200 and "up to 50 MB" in compare.help  # larger files listed as refused
