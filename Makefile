@@ -7,7 +7,7 @@ FER2013_DIR ?= ../shared/datasets/fer2013
 .DEFAULT_GOAL := help
 
 .PHONY: run test venv e2e bench deepface-weights evaluate evaluate-deepface train train-resume clean
-.PHONY: help bench-load
+.PHONY: help bench-load serve bench-replicas
 
 help:  ## list the targets (this is what `make` alone does)
 	@echo "Emotion-recognition workbench. Usage: make TARGET (the first one sets up .venv, a few minutes)"
@@ -16,6 +16,8 @@ help:  ## list the targets (this is what `make` alone does)
 	@echo "  e2e                browser tests (headless Chromium at /usr/bin/chromium)"
 	@echo "  bench              speed benchmarks: rewrites benchmarks/results.json"
 	@echo "  bench-load         browser load test: rewrites benchmarks/load.json"
+	@echo "  serve              REPLICAS app processes (default 2) behind nginx at http://127.0.0.1:PORT (8080)"
+	@echo "  bench-replicas     2 replicas behind nginx, 16 browser sessions: rewrites benchmarks/replicas.json"
 	@echo "  deepface-weights   fetch DeepFace's emotion weights (about 6 MB)"
 	@echo "  evaluate           re-evaluate models/fer2013_cnn: REWRITES its shipped eval/ files"
 	@echo "  evaluate-deepface  evaluate DeepFace (needs its weights): writes models/deepface/eval/"
@@ -32,7 +34,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@echo "Installing the requirements into $(VENV) (TensorFlow and friends: a few minutes the first time)"
 	$(BIN)/python -m pip install --progress-bar on -r requirements.txt
-	$(BIN)/python -m pip install --progress-bar on --no-deps -r requirements-nodeps.txt
+	$(BIN)/python -m pip install --progress-bar on --no-deps --upgrade --target $(VENV)/vendor -r requirements-nodeps.txt
 	touch $(STAMP)
 
 # DeepFace's weights are fetched first when missing (a short attempt); without them the app starts with the CNN.
@@ -101,3 +103,14 @@ soak: venv
 # Browser load test (4 sessions uploading at once); rewrites the tracked benchmarks/load.json.
 bench-load: venv
 	WRITE_BENCHMARKS=1 $(BIN)/python -m pytest -m e2e tests/e2e/test_load_browser.py -s
+
+# Several app processes behind nginx with sticky sessions (deploy/serve.py; README, "Remote use").
+REPLICAS ?= 2
+PORT ?= 8080
+serve: venv
+	@$(BIN)/python -m core.models.deepface_weights --for-run
+	$(BIN)/python deploy/serve.py --replicas $(REPLICAS) --port $(PORT)
+
+# The replica test (also part of `make e2e`), writing the tracked benchmarks/replicas.json.
+bench-replicas: venv
+	WRITE_BENCHMARKS=1 $(BIN)/python -m pytest -m e2e tests/e2e/test_replicas_browser.py -s

