@@ -86,7 +86,7 @@ def portrait_jpeg_zip(count: int = COUNT) -> bytes:
     return buffer.getvalue()
 
 
-def _your_data_child() -> dict:
+def _your_data_child(count: int = COUNT) -> dict:
     """In the child: load the page's models, warm them, then evaluate both zips with the peak sampled."""
     import gc
 
@@ -102,7 +102,7 @@ def _your_data_child() -> dict:
     labelled.evaluate_source(portrait_jpeg_zip(4), classifiers, photos=True, detector=detector)
     out = {"models": sorted(classifiers), "limit_mib": LIMIT_MIB}
     for kind, make, photos in (("crops", flat_png_zip, False), ("photos", portrait_jpeg_zip, True)):
-        data = make()
+        data = make(count)
         gc.collect()
         baseline = rss_mib()
         started = time.perf_counter()
@@ -114,7 +114,7 @@ def _your_data_child() -> dict:
                      "seconds": round(time.perf_counter() - started, 1),
                      "scored": {m: r.metrics["n_images"] for m, r in report.results.items()}}
         del report, data
-    out["what"] = (f"{COUNT} flat {FIVE_MP[0]}x{FIVE_MP[1]} PNGs (crops) and {COUNT} {FIVE_MP[0]}x{FIVE_MP[1]} JPEG "
+    out["what"] = (f"{count} flat {FIVE_MP[0]}x{FIVE_MP[1]} PNGs (crops) and {COUNT} {FIVE_MP[0]}x{FIVE_MP[1]} JPEG "
                    f"portraits (photos), evaluated by every ready model as the Your data page does; resident memory "
                    f"sampled every 5 ms, above the process with the models loaded and warm")
     out["within_limit"] = all(out[k]["peak_above_baseline_mib"] <= LIMIT_MIB for k in ("crops", "photos"))
@@ -160,23 +160,23 @@ def _compare_child() -> dict:
                     "state before the upload: with the session's photo cap reached and analysed, and after Remove all"}
 
 
-def _child(kind: str) -> dict:
+def _child(kind: str, count: int = COUNT) -> dict:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     if "DEEPFACE_HOME" not in env:
         from core.bench.standins import resolve_deepface_home
 
         env["DEEPFACE_HOME"] = str(resolve_deepface_home()[0])
-    proc = subprocess.run([sys.executable, "-m", "core.bench.memory", "--child", kind], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run([sys.executable, "-m", "core.bench.memory", "--child", kind, "--count", str(count)],
+                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=1800)
     try:
         return json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
         return {"error": f"exit {proc.returncode}: {proc.stderr[-1500:]}"}
 
 
-def measure_memory() -> dict:
-    """Both measurements, each in a fresh process."""
-    return {"your_data": _child("your_data"), "compare_remove_all": _child("compare")}
+def measure_memory(count: int = COUNT) -> dict:
+    """Both measurements, each in a fresh process (``count`` images in the Your data zips)."""
+    return {"your_data": _child("your_data", count), "compare_remove_all": _child("compare")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,16 +184,17 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m core.bench.memory", description=__doc__.split("\n\n")[0])
     parser.add_argument("--child", choices=["your_data", "compare"], help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, default=COUNT, help=f"images in each Your data zip (default {COUNT})")
     parser.add_argument("--write", action="store_true", help="also store the figures in benchmarks/results.json")
     args = parser.parse_args(argv)
     if args.child:
         from core.console import import_tensorflow_quietly
 
         import_tensorflow_quietly()
-        result = _your_data_child() if args.child == "your_data" else _compare_child()
+        result = _your_data_child(args.count) if args.child == "your_data" else _compare_child()
         print(json.dumps(result))
         return 0
-    result = measure_memory()
+    result = measure_memory(args.count)
     print(json.dumps(result, indent=2))
     if args.write:
         from core.bench.run import RESULTS_PATH, _portable

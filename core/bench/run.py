@@ -201,7 +201,7 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
     log("measuring memory (Your data, Compare) in fresh processes ...")
     from core.bench.memory import measure_memory
 
-    results["memory"] = measure_memory()
+    results["memory"] = measure_memory(count=16 if quick else 128)
 
     # App cold start -----------------------------------------------------------------------------
     if app:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-from collections.abc import Sequence
 import sys
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
