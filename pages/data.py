@@ -34,7 +34,7 @@ def _ready_models(names: tuple[str, ...], cnn_stamp: tuple) -> tuple[dict, dict]
         except Exception as exc:  # noqa: BLE001 - one model failing to load must not stop the others
             unavailable[name] = " ".join(str(exc).split())
             continue
-        classifiers[getattr(classifier, "model_id", name)] = classifier
+        classifiers[classifier.name] = classifier
     return classifiers, unavailable
 
 

@@ -64,7 +64,6 @@ class DeepFaceClassifier(EmotionClassifier):
             raise ModelUnavailable(f"DeepFace cannot load its emotion model: {exc}") from None
         self._deepface = DeepFace
         self.name = "deepface"
-        self.display_name = "DeepFace"
         self.labels = FER2013_LABELS
         self.detector_backend = detector_backend
         self.weights_path = path
