@@ -64,6 +64,13 @@ def specs() -> list[ModelSpec]:
     return list(_REGISTRY.values())
 
 
+def sort_key(name: str) -> tuple:
+    """The order every page and table lists models in: registration order (the CNN first), then the
+    other ids by name."""
+    ids = names()
+    return (ids.index(name), "") if name in ids else (len(ids), name)
+
+
 # ---------------------------------------------------------------------------------- folders
 
 

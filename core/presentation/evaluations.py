@@ -75,14 +75,8 @@ def find_evaluations(root: str | Path | None = None, extra_model_dirs=()) -> dic
     def order(key: str):
         return (0 if key.lower() == "fer2013-privatetest" else 1, key.lower())
 
-    return {key: dict(sorted(found[key].items(), key=lambda item: model_order(item[0])))
+    return {key: dict(sorted(found[key].items(), key=lambda item: registry.sort_key(item[0])))
             for key in sorted(found, key=order)}
-
-
-def model_order(model: str) -> tuple:
-    """The order every page lists models in: registration order (the CNN first), then other ids by name."""
-    ids = registry.names()
-    return (ids.index(model), "") if model in ids else (len(ids), model)
 
 
 def _number(value: Any) -> bool:
