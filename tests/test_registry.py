@@ -152,3 +152,23 @@ def test_models_command_lists_other_model_folders(monkeypatch, tmp_path, tiny_mo
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert lines["tiny_cnn"].split()[1] == "ready"
     assert "unavailable: no CNN model at" in lines["fer2013_cnn"]
+
+
+def test_readme_models_table_says_what_the_records_say():
+    """README's table of built-in models is checked against the registry: ids, aliases, display names,
+    input size and the slow capability; a model registered without a row fails here."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = text.split("<!-- models table: checked against the registry by tests/test_registry.py -->", 1)[1]
+    rows = [line for line in table.strip().split("\n\n", 1)[0].splitlines()[2:] if line.startswith("|")]
+    cells = {re.search(r"`([^`]+)`", row.split("|")[1]).group(1): [c.strip() for c in row.split("|")[1:-1]]
+             for row in rows}
+    assert list(cells) == registry.names()
+    for spec in registry.specs():
+        ident, shown, given_input, slow = cells[spec.name][:4]
+        assert all(f"`{alias}`" in ident for alias in spec.aliases)
+        assert shown == spec.title and slow == ("yes" if spec.slow else "no")
+        height, width = spec.preprocessing.size
+        assert given_input.startswith(f"{width}x{height} {spec.preprocessing.channels}")

@@ -30,6 +30,7 @@ from core.analysis.classify import classify, csv_text, error_text, prediction_ce
 from core.analysis.live_worker import FrameBuffer, LatestJobWorker
 from core.analysis.tracking import FaceTracker
 from core.faces import crop_face
+from core.models import registry
 
 DEFAULT_LIVE_DETECTOR = "blazeface"  # ~2 ms per 640x480 frame; Haar costs ~100 ms
 SMOOTHING_S = 0.5
@@ -58,8 +59,6 @@ def ice_configuration(environ=os.environ) -> dict:
 
 def is_slow(classifier) -> bool:
     """Whether the model's record says it is too slow for every frame (it then runs on the worker)."""
-    from core.models import registry
-
     return registry.describe(getattr(classifier, "name", "")).slow
 
 
@@ -135,7 +134,7 @@ class LiveProcessor:
         self.fast = {n: c for n, c in classifiers.items() if not is_slow(c)}
         self.slow = {n: c for n, c in classifiers.items() if is_slow(c)}
         self.calibrated = calibrated
-        self.display_names = {n: getattr(c, "display_name", n) for n, c in classifiers.items()}
+        self.display_names = {n: registry.describe(n).title for n in classifiers}
         self.labels = {n: tuple(c.labels) for n, c in classifiers.items()}
         self.all_labels = tuple(dict.fromkeys(label for ls in self.labels.values() for label in ls))
         self.max_faces = max_faces
