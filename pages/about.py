@@ -11,7 +11,7 @@ from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import find_evaluations
 from core.presentation.report import ModelScores
 from core.presentation.zoo import zoo_rows
-from pages import report
+from pages import report, runtime
 from pages.common import read, show_artifact_error, split_label
 
 PUBLISHED = pd.DataFrame([
@@ -262,6 +262,7 @@ def configuration(cnn_folder, root) -> None:
                     f"- FER2013 images (`FER2013_DIR`): `{dataset if dataset else 'not set'}`")
 
 
+@runtime.page
 def main() -> None:
     intro()
     cnn_folder, root = artifacts.model_dir(), artifacts.models_root()

@@ -18,6 +18,7 @@ from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import find_evaluations
 from core.presentation.report import ModelScores
 from pages import report as report_view
+from pages import runtime
 from pages.common import read, split_label
 
 CROPS, PHOTOS = "face crops", "photos: detect faces first"
@@ -196,6 +197,7 @@ def compared_with_fer2013(results: dict) -> None:
                    "so its FER2013 figures may be optimistic.")
 
 
+@runtime.page
 def main() -> None:
     st.title("Your data: how the models score on your own labelled faces")
     source, name, image_kind = choose_source()

@@ -8,7 +8,7 @@ from core.presentation import artifacts, charts
 from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import cross_dataset_frame, find_evaluations
 from core.presentation.report import ModelScores, different_sizes
-from pages import report
+from pages import report, runtime
 from pages.common import (
     display_labeler,
     evaluation_kinds,
@@ -85,6 +85,7 @@ def across_datasets(evaluations: dict, label) -> None:
                                 for c in cross.columns if c != "model"})
 
 
+@runtime.page
 def main() -> None:
     st.title("How the models score on held-out test data")
     root, cnn_folder = artifacts.models_root(), artifacts.model_dir()
