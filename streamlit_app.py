@@ -24,9 +24,6 @@ import streamlit_webrtc  # noqa: E402,F401  (aiortc's libsrtp crashes the proces
 import core  # noqa: E402,F401  (sets the Keras backend before anything imports Keras)
 from pages import runtime  # noqa: E402
 
-runtime.install()
-st.set_page_config(page_title="Emotion workbench", page_icon=":material/mood:", layout="wide")
-
 PAGES = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:", default=True),
     st.Page("pages/training.py", title="Training", icon=":material/monitoring:"),
@@ -38,5 +35,12 @@ PAGES = [
     st.Page("pages/about.py", title="About", icon=":material/info:"),
 ]
 
-page = st.navigation(PAGES)
-page.run()
+
+def run() -> None:
+    """Set up the process once (pages/runtime.py), then run the page the browser asked for."""
+    runtime.install()
+    st.set_page_config(page_title="Emotion workbench", page_icon=":material/mood:", layout="wide")
+    st.navigation(PAGES).run()
+
+
+run()

@@ -12,9 +12,6 @@ import streamlit as st
 
 from core.presentation import artifacts, evaluations
 from core.presentation.artifacts import ArtifactError
-from pages import runtime
-
-runtime.leave_automatic_navigation()  # a deep link as a server's first request (see pages/runtime.py)
 
 # --------------------------------------------------------------------------- models
 
