@@ -12,7 +12,7 @@ FER2013_DIR ?= ../shared/datasets/fer2013
 help:  ## list the targets (this is what `make` alone does)
 	@echo "Emotion-recognition workbench. Usage: make TARGET (the first one sets up .venv, a few minutes)"
 	@echo "  run                the app at http://localhost:8501 (fetches DeepFace's weights when missing)"
-	@echo "  test               ruff and the unit tests (offline; dataset tests use FER2013_DIR=$(FER2013_DIR))"
+	@echo "  test               ruff, the import layers (lint-imports) and the unit tests (offline; dataset tests use FER2013_DIR=$(FER2013_DIR))"
 	@echo "  e2e                browser tests (headless Chromium at /usr/bin/chromium)"
 	@echo "  bench              speed benchmarks: rewrites benchmarks/results.json"
 	@echo "  bench-load         browser load test: rewrites benchmarks/load.json"
@@ -45,6 +45,7 @@ run: venv
 # Offline; the dataset tests use the same FER2013 folder as the app (skipped only when it is absent).
 test: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	FER2013_DIR=$(FER2013_DIR) $(BIN)/python -m pytest -m "not e2e"
 
 # Browser tests (Debian's Chromium at /usr/bin/chromium, driven by Playwright) and the browser load test.

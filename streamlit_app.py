@@ -24,10 +24,6 @@ import streamlit_webrtc  # noqa: E402,F401  (aiortc's libsrtp crashes the proces
 import core  # noqa: E402,F401  (sets the Keras backend before anything imports Keras)
 from pages import runtime  # noqa: E402
 
-runtime.install()
-# A local file: a Material icon as the favicon is fetched from a third-party font server.
-st.set_page_config(page_title="Emotion workbench", page_icon=str(APP_DIR / "assets" / "favicon.png"), layout="wide")
-
 PAGES = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:", default=True),
     st.Page("pages/training.py", title="Training", icon=":material/monitoring:"),
@@ -39,5 +35,13 @@ PAGES = [
     st.Page("pages/about.py", title="About", icon=":material/info:"),
 ]
 
-page = st.navigation(PAGES)
-page.run()
+
+def run() -> None:
+    """Set up the process once (pages/runtime.py), then run the page the browser asked for."""
+    runtime.install()
+    # A local file: a Material icon as the favicon is fetched from a third-party font server.
+    st.set_page_config(page_title="Emotion workbench", page_icon=str(APP_DIR / "assets" / "favicon.png"), layout="wide")
+    st.navigation(PAGES).run()
+
+
+run()

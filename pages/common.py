@@ -13,9 +13,6 @@ import streamlit as st
 from core.presentation import artifacts, evaluations
 from core.presentation.artifacts import ArtifactError
 from core.presentation.places import without_server_paths
-from pages import runtime
-
-runtime.leave_automatic_navigation()  # a deep link as a server's first request (see pages/runtime.py)
 
 # --------------------------------------------------------------------------- models
 

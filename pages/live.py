@@ -13,6 +13,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from core.analysis.live import DEFAULT_LIVE_DETECTOR, HISTORY_S, LiveProcessor, ice_configuration
 from core.faces.nms import DETECTOR_NAMES
 from core.presentation.timelines import readout_table, timelines
+from pages import runtime
 from pages.common import models_or_stop
 
 DETECTOR_HELP = {"haar": "Haar cascade (OpenCV): finds small faces, ~100 ms a frame",
@@ -21,71 +22,72 @@ DETECTOR_HELP = {"haar": "Haar cascade (OpenCV): finds small faces, ~100 ms a fr
                  "blazeface-or-haar": "BlazeFace, Haar when it finds nothing",
                  "blazeface+haar": "both (most faces, ~70 ms a frame)"}
 
-st.title("Live")
-st.caption("Press START: your webcam is streamed to this app, every face is boxed and labelled by every model on "
-           "every processed frame (DeepFace as fast as it keeps up, its latest answer held), smoothed over about "
-           "half a second. Frames stay in memory and are never saved; STOP offers a CSV of what was seen.")
-
-models = models_or_stop("the stream")
-
-with st.sidebar:
-    st.subheader("Live options")
-    detector = st.selectbox("Face detector", DETECTOR_NAMES, index=DETECTOR_NAMES.index(DEFAULT_LIVE_DETECTOR),
-                            key="live_detector", format_func=lambda n: f"{n} — {DETECTOR_HELP.get(n, '')}",
-                            help="BlazeFace keeps the frame rate high; Haar also finds small, distant faces.")
-    min_face = st.slider("Minimum face size (pixels)", 20, 200, 40, step=10, key="live_min_face")
-
-settings = (detector, int(min_face), tuple(models.analyzer.classifiers))
-processor: LiveProcessor | None = st.session_state.get("live_processor")
-if processor is None or st.session_state.get("live_settings") != settings:
-    if processor is not None:
-        processor.end()
-    # DeepFace at most every 0.4 s: on a busy CPU it would otherwise take the time the CNN's frames need.
-    processor = LiveProcessor(models.analyzer.classifiers, detector=detector, min_face_size=int(min_face),
-                              slow_every_s=0.4)
-    st.session_state["live_processor"] = processor
-    st.session_state["live_settings"] = settings
-
-try:
-    rtc = ice_configuration()
-except ValueError as error:
-    st.error(f"{error}. Using no STUN/TURN server (works on this machine and the local network only).")
-    rtc = {"iceServers": []}
+def sidebar() -> tuple[str, int]:
+    """The face detector and the smallest face, from the sidebar."""
+    with st.sidebar:
+        st.subheader("Live options")
+        detector = st.selectbox("Face detector", DETECTOR_NAMES, index=DETECTOR_NAMES.index(DEFAULT_LIVE_DETECTOR),
+                                key="live_detector", format_func=lambda n: f"{n} — {DETECTOR_HELP.get(n, '')}",
+                                help="BlazeFace keeps the frame rate high; Haar also finds small, distant faces.")
+        min_face = st.slider("Minimum face size (pixels)", 20, 200, 40, step=10, key="live_min_face")
+    return detector, int(min_face)
 
 
-async def on_frames(frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
-    """streamlit-webrtc's worker hands over every frame queued since the last call: they go into a
-    buffer of one (the older ones are dropped, never processed late) and the newest is processed."""
-    for frame in frames:
-        processor.submit(frame)
-    newest = processor.frames_in.take_newest()
-    drawn = processor.process(newest.to_ndarray(format="bgr24"))
-    out = av.VideoFrame.from_ndarray(drawn, format="bgr24")
-    out.pts, out.time_base = newest.pts, newest.time_base
-    return [out]
+def session_processor(models, detector: str, min_face: int) -> LiveProcessor:
+    """This session's processor, made anew (and the old one ended) when the settings change."""
+    settings = (detector, min_face, tuple(models.analyzer.classifiers))
+    processor: LiveProcessor | None = st.session_state.get("live_processor")
+    if processor is None or st.session_state.get("live_settings") != settings:
+        if processor is not None:
+            processor.end()
+        # DeepFace at most every 0.4 s: on a busy CPU it would otherwise take the time the CNN's frames need.
+        processor = LiveProcessor(models.analyzer.classifiers, detector=detector, min_face_size=min_face,
+                                  slow_every_s=0.4)
+        st.session_state["live_processor"] = processor
+        st.session_state["live_settings"] = settings
+    return processor
 
 
-video_column, readout_column = st.columns([3, 2], gap="medium")
-with video_column:
+def rtc_configuration() -> dict:
+    try:
+        return ice_configuration()
+    except ValueError as error:
+        st.error(f"{error}. Using no STUN/TURN server (works on this machine and the local network only).")
+        return {"iceServers": []}
+
+
+def frame_callback(processor: LiveProcessor):
+    """streamlit-webrtc's callback for ``processor``."""
+
+    async def on_frames(frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
+        """streamlit-webrtc's worker hands over every frame queued since the last call: they go into a
+        buffer of one (the older ones are dropped, never processed late) and the newest is processed."""
+        for frame in frames:
+            processor.submit(frame)
+        newest = processor.frames_in.take_newest()
+        drawn = processor.process(newest.to_ndarray(format="bgr24"))
+        out = av.VideoFrame.from_ndarray(drawn, format="bgr24")
+        out.pts, out.time_base = newest.pts, newest.time_base
+        return [out]
+
+    return on_frames
+
+
+def stream(processor: LiveProcessor, rtc: dict) -> bool:
+    """The webcam stream through ``processor``; whether it is playing."""
     try:
         ctx = webrtc_streamer(
             key="live", mode=WebRtcMode.SENDRECV, rtc_configuration=rtc, server_rtc_configuration=rtc,
             media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}, "audio": False},
-            queued_video_frames_callback=on_frames, on_video_ended=processor.end, async_processing=True)
+            queued_video_frames_callback=frame_callback(processor), on_video_ended=processor.end,
+            async_processing=True)
     except Exception as error:  # e.g. no browser session (streamlit.testing), or WebRTC unavailable
         ctx = None
         st.error(f"The live stream cannot start here: {type(error).__name__}: {error}")
-playing = bool(ctx is not None and ctx.state.playing)
-if st.session_state.get("live_was_playing") and not playing:
-    processor.end()  # STOP: the DeepFace thread ends now, the seconds stop counting
-st.session_state["live_was_playing"] = playing
+    return bool(ctx is not None and ctx.state.playing)
 
 
-REFRESH_S = 1.0 if playing else None  # the readout and chart update every second while streaming
-
-
-@st.fragment(run_every=REFRESH_S)
-def readout() -> None:
+def readout(processor: LiveProcessor) -> None:
     snap = processor.snapshot()
     st.subheader("Readout")
     cols = st.columns(3)
@@ -105,27 +107,49 @@ def readout() -> None:
         st.error(f"{name} failed: {message}")
 
 
-@st.fragment(run_every=REFRESH_S)
-def chart() -> None:
+def chart(processor: LiveProcessor, labels) -> None:
     history = processor.history()
     if not history:
         return
     st.subheader(f"Last {HISTORY_S:.0f} seconds")
-    figures = timelines(history, models.labels, window_s=HISTORY_S, height=320)
+    figures = timelines(history, labels, window_s=HISTORY_S, height=320)
     columns = st.columns(min(2, len(figures)))
     for i, (caption, figure) in enumerate(figures):
         columns[i % len(columns)].plotly_chart(figure, width="stretch", key=f"live_chart_{caption}",
                                                config={"displayModeBar": False})
 
 
-with readout_column:
-    readout()
-chart()
-
-if not playing and processor.frames:
+def session_download(processor: LiveProcessor) -> None:
     rows = len(processor.session_rows())
     st.download_button("Download what was seen (CSV)", processor.csv_bytes(), file_name="live-emotions.csv",
                        mime="text/csv", icon=":material/download:", key="live_csv")
     st.caption(f"{rows} rows: time (s from START), face number, model, each emotion's probability in percent as "
                "the model gave it (unsmoothed). Numbers only, from memory; no image is kept."
                + (" The session hit its row limit; the last part is missing." if processor.session_truncated else ""))
+
+
+@runtime.page
+def main() -> None:
+    st.title("Live")
+    st.caption("Press START: your webcam is streamed to this app, every face is boxed and labelled by every model "
+               "on every processed frame (DeepFace as fast as it keeps up, its latest answer held), smoothed over "
+               "about half a second. Frames stay in memory and are never saved; STOP offers a CSV of what was seen.")
+    models = models_or_stop("the stream")
+    detector, min_face = sidebar()
+    processor = session_processor(models, detector, min_face)
+    rtc = rtc_configuration()
+    video_column, readout_column = st.columns([3, 2], gap="medium")
+    with video_column:
+        playing = stream(processor, rtc)
+    if st.session_state.get("live_was_playing") and not playing:
+        processor.end()  # STOP: the DeepFace thread ends now, the seconds stop counting
+    st.session_state["live_was_playing"] = playing
+    refresh_s = 1.0 if playing else None  # the readout and chart update every second while streaming
+    with readout_column:
+        st.fragment(readout, run_every=refresh_s)(processor)
+    st.fragment(chart, run_every=refresh_s)(processor, models.labels)
+    if not playing and processor.frames:
+        session_download(processor)
+
+
+main()

@@ -3,6 +3,8 @@ disagree, and (on demand) Grad-CAM maps of what each model looked at."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ from core.presentation.evaluations import (
     rounded_for_csv,
 )
 from core.presentation.places import place
+from pages import runtime
 from pages.common import (
     dataset_folder_problem,
     display_labeler,
@@ -41,63 +44,47 @@ DATASET_HELP = ("Get FER2013 from Kaggle (https://www.kaggle.com/datasets/msamba
                 "folder before starting the app (a folder typed in the sidebar must lie under `EMOTION_DATA_ROOTS` "
                 "or FER2013's folder).")
 
-st.title("Mistakes")
-st.caption("Test images a model got wrong, for one confusion at a time — often the fastest way to see what a "
-           "model has not learned, and where the labels themselves are doubtful.")
+@dataclass(frozen=True)
+class View:
+    """This run's choices, as the gallery helpers need them."""
 
-root, cnn_folder = artifacts.models_root(), artifacts.model_dir()
-evaluations = {key: {name: ref for name, ref in refs.items() if ref.predictions_path.is_file()}
-               for key, refs in find_evaluations(root, extra_model_dirs=[cnn_folder]).items()}
-evaluations = {key: refs for key, refs in evaluations.items() if refs}
-if not evaluations:
-    st.info(f"No stored predictions under `{place(root)}` yet (looked for `*/eval/*/predictions.csv`). They are written by "
-            f"`make evaluate` (the CNN) and `make evaluate-deepface` (DeepFace, on a machine with its weights).",
-            icon=":material/hourglass_top:")
-    st.stop()
+    key: str  # the dataset split
+    refs: dict  # model -> its EvalRef on that split
+    frames: dict[str, pd.DataFrame]  # model -> its predictions
+    label: Callable[[str], str]  # model -> the name shown
+    dataset_dir: Path | None
+    folder_problem: str | None
+    show_maps: bool
+
+
+def stored_predictions(root: Path, cnn_folder: Path) -> dict:
+    """The evaluations that have a predictions.csv, by split and model."""
+    evaluations = {key: {name: ref for name, ref in refs.items() if ref.predictions_path.is_file()}
+                   for key, refs in find_evaluations(root, extra_model_dirs=[cnn_folder]).items()}
+    return {key: refs for key, refs in evaluations.items() if refs}
+
 
 # --------------------------------------------------------------------------- sidebar: dataset folder
 
-with st.sidebar:
-    st.subheader("Test images")
-    server_roots = server_data_roots()
-    default_dir = artifacts.dataset_dir_from_env()
-    default_name = ""
-    if default_dir is not None and default_dir.is_dir():
-        default_name = data_roots.display(default_dir.resolve(), server_roots)
-    typed = st.text_input("FER2013 folder", value=default_name, key="dataset_dir",
-                          placeholder="fer2013",
-                          help="The folder holding train/ and test/ (FER2013_DIR), under one of the folders this "
-                               "server allows: " + (", ".join(f"{r.name}/" for r in server_roots) or "none") + ".")
-dataset_dir, folder_problem = dataset_folder_problem(typed, server_roots)
-if default_dir is not None and not default_dir.is_dir() and not typed.strip():
-    folder_problem = "FER2013_DIR is set, but names no folder on this server."
-if folder_problem:
-    st.sidebar.error(folder_problem)
 
-# --------------------------------------------------------------------------- choices
-
-left, middle = st.columns(2)
-key = left.selectbox("Dataset and split", list(evaluations), format_func=split_label, key="mistakes_split")
-refs = evaluations[key]
-kinds = evaluation_kinds(refs)
-frames = {}
-for name in ordered_models(refs, kinds, cnn_folder):
-    try:
-        frames[name] = read("predictions", refs[name].path)
-    except ArtifactError as error:
-        show_artifact_error(error, f"{charts.display_name(kinds[name])} predictions")
-if not frames:
-    st.stop()
-
-label = display_labeler(kinds, cnn_folder)
-views = ["Mistakes of one model", "Where models disagree"] if len(frames) > 1 else ["Mistakes of one model"]
-view = middle.segmented_control("View", views, default=views[0], required=True, key="mistakes_view",
-                                help="Where models disagree: test images one model got right and another wrong.")
-show_maps = st.toggle("Show Grad-CAM maps (where the model looked)", key="mistakes_maps",
-                      help="Computed for the faces on this page, then cached. Bright: the parts of the face that pushed "
-                           "the model towards its answer most; dark: no influence. One colour scale for every model.")
-if "deepface" not in kinds.values():
-    st.caption("DeepFace's predictions appear here once `make evaluate-deepface` has been run on a machine with its weights.")
+def dataset_folder() -> tuple[Path | None, str | None]:
+    """The FER2013 folder typed in the sidebar (default FER2013_DIR), or None and what is wrong with it."""
+    with st.sidebar:
+        st.subheader("Test images")
+        server_roots = server_data_roots()
+        default_dir = artifacts.dataset_dir_from_env()
+        default_name = ""
+        if default_dir is not None and default_dir.is_dir():
+            default_name = data_roots.display(default_dir.resolve(), server_roots)
+        typed = st.text_input("FER2013 folder", value=default_name, key="dataset_dir", placeholder="fer2013",
+                              help="The folder holding train/ and test/ (FER2013_DIR), under one of the folders this "
+                                   "server allows: " + (", ".join(f"{r.name}/" for r in server_roots) or "none") + ".")
+    dataset_dir, folder_problem = dataset_folder_problem(typed, server_roots)
+    if default_dir is not None and not default_dir.is_dir() and not typed.strip():
+        folder_problem = "FER2013_DIR is set, but names no folder on this server."
+    if folder_problem:
+        st.sidebar.error(folder_problem)
+    return dataset_dir, folder_problem
 
 
 # --------------------------------------------------------------------------- images and maps
@@ -109,10 +96,8 @@ def short_id(path: str) -> str:
     return f"#{rest}" if prefix and rest else stem
 
 
-def read_face(path: str, root: Path | None = None) -> np.ndarray | None:
-    """The dataset image (under ``root``, default the chosen folder) as 8-bit grayscale, or None when
-    it cannot be found or read."""
-    root = root or dataset_dir
+def read_face(path: str, root: Path | None) -> np.ndarray | None:
+    """The dataset image under ``root`` as 8-bit grayscale, or None when it cannot be found or read."""
     target = resolve_dataset_file(root, path) if root else None
     if target is None:
         return None
@@ -167,18 +152,18 @@ def _overlays(model: str, folder: str, stamp: tuple, root: str, items: tuple) ->
     return out, None
 
 
-def maps_for(model: str, rows: list[dict], column: str) -> list:
+def maps_for(view: View, model: str, rows: list[dict], column: str) -> list:
     """Grad-CAM overlays of ``model`` for the emotion in ``column`` of each row (e.g. its wrong answer)."""
-    folder = model_folder(refs[model])
+    folder = model_folder(view.refs[model])
     stamp = tuple(artifacts.mtime(folder / f) for f in ("model.keras", "model.json"))
-    overlays, problem = _overlays(model, str(folder), stamp, str(dataset_dir),
+    overlays, problem = _overlays(model, str(folder), stamp, str(view.dataset_dir),
                                   tuple((r["path"], r[column]) for r in rows))
     if problem:
-        st.warning(f"No Grad-CAM maps for {label(model)}: {problem}", icon=":material/warning:")
+        st.warning(f"No Grad-CAM maps for {view.label(model)}: {problem}", icon=":material/warning:")
     return overlays
 
 
-def verdict(row, name: str) -> str:
+def verdict(row, name: str, label: Callable[[str], str]) -> str:
     value = row.get(f"{name}_predicted")
     if not isinstance(value, str):
         return f"{label(name)}: —"
@@ -186,9 +171,10 @@ def verdict(row, name: str) -> str:
     return f"{label(name)}: {value} {row[f'{name}_confidence']:.0%} {mark}"
 
 
-def gallery(shown: pd.DataFrame, models: list[str], map_models: list[str]) -> None:
+def gallery(view: View, shown: pd.DataFrame, models: list[str], map_models: list[str]) -> None:
     """The images of ``shown`` with every model's verdict; with the switch on, each of ``map_models``'
     map of its own answer beside the image."""
+    dataset_dir, folder_problem, show_maps, label = view.dataset_dir, view.folder_problem, view.show_maps, view.label
     if dataset_dir is None:
         if folder_problem:
             st.warning(f"Images are not shown: {folder_problem} " + DATASET_HELP, icon=":material/folder_off:")
@@ -197,7 +183,7 @@ def gallery(shown: pd.DataFrame, models: list[str], map_models: list[str]) -> No
                     icon=":material/folder_off:")
         return
     records = shown.to_dict("records")
-    overlays = {m: maps_for(m, records, f"{m}_predicted") for m in map_models} if show_maps else {}
+    overlays = {m: maps_for(view, m, records, f"{m}_predicted") for m in map_models} if show_maps else {}
     if show_maps:
         st.caption("Each map is for the emotion that model answered: " + ", ".join(
             f"{label(m)}'s map follows its ✗ answer" if len(map_models) == 1 else label(m) for m in map_models)
@@ -207,7 +193,7 @@ def gallery(shown: pd.DataFrame, models: list[str], map_models: list[str]) -> No
     for start in range(0, len(records), per_row):
         for column, (offset, row) in zip(st.columns(per_row), enumerate(records[start:start + per_row])):
             with column:
-                face = read_face(row["path"])
+                face = read_face(row["path"], dataset_dir)
                 if face is None:
                     missing += 1
                     st.markdown(":gray-background[image not found]")
@@ -217,10 +203,10 @@ def gallery(shown: pd.DataFrame, models: list[str], map_models: list[str]) -> No
                     st.image(pictures, width=96 if len(pictures) > 1 else "stretch",
                              caption=None if len(pictures) == 1 else ["image"] + [label(m) for m in overlays
                                                                                   if overlays[m][start + offset] is not None])
-                lines = [f"true **{row['true']}**"] + [verdict(row, n) for n in models]
+                lines = [f"true **{row['true']}**"] + [verdict(row, n, label) for n in models]
                 st.caption("  \n".join(lines + [f":gray[{short_id(row['path'])}]"]), help=f"`{row['path']}`")
     if missing:
-        st.warning(f"{missing} of {len(records)} images were not found under `{data_roots.display(dataset_dir, server_roots)}` (expected paths like "
+        st.warning(f"{missing} of {len(records)} images were not found under `{place(dataset_dir)}` (expected paths like "
                    f"`{shown.iloc[0]['path']}`). Is this the folder the evaluation used?")
 
 
@@ -233,8 +219,9 @@ def paged(rows: pd.DataFrame, state_key: str) -> pd.DataFrame:
     return rows.iloc[(page - 1) * page_size: page * page_size]
 
 
-def table_and_download(rows: pd.DataFrame, shown: pd.DataFrame, file_name: str, what: str) -> None:
-    with st.expander("As a table", expanded=dataset_dir is None):
+def table_and_download(view: View, rows: pd.DataFrame, shown: pd.DataFrame, file_name: str, what: str) -> None:
+    frames, label = view.frames, view.label
+    with st.expander("As a table", expanded=view.dataset_dir is None):
         table = shown.rename(columns={f"{n}_{c}": f"{label(n)} {c}" for n in frames for c in ("predicted", "confidence")})
         for n in frames:  # confidences as percentages, like the captions above
             if f"{label(n)} confidence" in table:
@@ -248,11 +235,12 @@ def table_and_download(rows: pd.DataFrame, shown: pd.DataFrame, file_name: str, 
                            icon=":material/download:", help="Confidences in percent, rounded to 2 decimals.")
 
 
-joined = tables.join_predictions(frames)
-
 # --------------------------------------------------------------------------- where models disagree
 
-if view == "Where models disagree":
+
+def disagreement_view(view: View) -> None:
+    """Images one model got right and another wrong, for the pair chosen."""
+    frames, label, key = view.frames, view.label, view.key
     st.subheader("Where the models disagree")
     st.caption("Test images one model got right and another wrong. Row: the model that was right; column: the model "
                "that was wrong (images all models scored).")
@@ -272,53 +260,110 @@ if view == "Where models disagree":
     m2.metric(f"only {label(right_model)} right", f"{outcomes['only first right']:,}")
     m3.metric(f"only {label(wrong_model)} right", f"{outcomes['only second right']:,}")
     m4.metric("both wrong", f"{outcomes['both wrong']:,}")
-    rows = disagreements(joined, right_model, wrong_model)
+    rows = disagreements(tables.join_predictions(frames), right_model, wrong_model)
     if rows.empty:
         st.info(f"No image that {label(right_model)} got right and {label(wrong_model)} wrong.")
-        st.stop()
+        return
     st.markdown(f"**{len(rows)} images** {label(right_model)} got right and {label(wrong_model)} wrong "
                 f"({label(wrong_model)}'s most confident mistakes first).")
     shown = paged(rows, f"disagree_{key}_{right_model}_{wrong_model}")
-    gallery(shown, [right_model, wrong_model] + [n for n in frames if n not in (right_model, wrong_model)],
+    gallery(view, shown, [right_model, wrong_model] + [n for n in frames if n not in (right_model, wrong_model)],
             [right_model, wrong_model])
-    table_and_download(rows, shown, f"disagreements_{key}_{right_model}_right_{wrong_model}_wrong.csv",
+    table_and_download(view, rows, shown, f"disagreements_{key}_{right_model}_right_{wrong_model}_wrong.csv",
                        "disagreements")
-    st.stop()
+
 
 # --------------------------------------------------------------------------- mistakes of one model
 
-model = st.radio("Mistakes of", list(frames), format_func=label, horizontal=True, key=f"mistakes_model_{key}")
-predictions = frames[model]
-confusions = tables.confusion_counts(predictions)
-if confusions.empty:
-    st.success(f"{label(model)} classified all {len(predictions)} images of {split_label(key)} correctly.")
-    st.stop()
 
-pair_counts = {(r.true, r.predicted): int(r.count) for r in confusions.itertuples()}
-true_counts = confusions.groupby("true")["count"].sum().to_dict()
-labels = metric_labels(predictions["true"], predictions["predicted"])
-top_true, top_predicted = confusions.iloc[0]["true"], confusions.iloc[0]["predicted"]
+def one_model_view(view: View) -> None:
+    """The images of one confusion (true emotion -> predicted) of one model."""
+    frames, label, key = view.frames, view.label, view.key
+    model = st.radio("Mistakes of", list(frames), format_func=label, horizontal=True, key=f"mistakes_model_{key}")
+    predictions = frames[model]
+    confusions = tables.confusion_counts(predictions)
+    if confusions.empty:
+        st.success(f"{label(model)} classified all {len(predictions)} images of {split_label(key)} correctly.")
+        return
 
-c1, c2, c3 = st.columns(3)
-true = c1.selectbox("True emotion", labels, index=labels.index(top_true), key=f"mistakes_true_{key}_{model}",
-                    format_func=lambda l: f"{l} ({true_counts.get(l, 0)} mistakes)")
-candidates = [l for l in labels if l != true]
-best_for_true = max(candidates, key=lambda l: (pair_counts.get((true, l), 0), -candidates.index(l)))
-predicted = c2.selectbox("Predicted as", candidates, index=candidates.index(best_for_true),
-                         key=f"mistakes_predicted_{key}_{model}_{true}",
-                         format_func=lambda l: f"{l} ({pair_counts.get((true, l), 0)} images)")
-order = c3.radio("Order", ["most confident first", "least confident first"], key="mistakes_order",
-                 help=f"By {label(model)}'s confidence in its wrong answer.")
+    pair_counts = {(r.true, r.predicted): int(r.count) for r in confusions.itertuples()}
+    true_counts = confusions.groupby("true")["count"].sum().to_dict()
+    labels = metric_labels(predictions["true"], predictions["predicted"])
+    top_true = confusions.iloc[0]["true"]
 
-ordered = tables.join_predictions({model: predictions, **{n: f for n, f in frames.items() if n != model}})
-rows = tables.mistakes(ordered, model, true, predicted, most_confident_first=order.startswith("most"))
-total = len(predictions[predictions["true"] == true])
-st.markdown(f"**{len(rows)} of {total} `{true}` images** were called **{predicted}** by {label(model)}"
-            + (f" ({len(rows) / total:.1%})." if total else "."))
-if rows.empty:
-    st.info("No image of this confusion: pick another pair above.")
-    st.stop()
+    c1, c2, c3 = st.columns(3)
+    true = c1.selectbox("True emotion", labels, index=labels.index(top_true), key=f"mistakes_true_{key}_{model}",
+                        format_func=lambda l: f"{l} ({true_counts.get(l, 0)} mistakes)")
+    candidates = [l for l in labels if l != true]
+    best_for_true = max(candidates, key=lambda l: (pair_counts.get((true, l), 0), -candidates.index(l)))
+    predicted = c2.selectbox("Predicted as", candidates, index=candidates.index(best_for_true),
+                             key=f"mistakes_predicted_{key}_{model}_{true}",
+                             format_func=lambda l: f"{l} ({pair_counts.get((true, l), 0)} images)")
+    order = c3.radio("Order", ["most confident first", "least confident first"], key="mistakes_order",
+                     help=f"By {label(model)}'s confidence in its wrong answer.")
 
-shown = paged(rows, f"{key}_{model}_{true}_{predicted}")
-gallery(shown, [model] + [n for n in frames if n != model], [model])
-table_and_download(rows, shown, f"mistakes_{key}_{true}_as_{predicted}.csv", "mistakes")
+    ordered = tables.join_predictions({model: predictions, **{n: f for n, f in frames.items() if n != model}})
+    rows = tables.mistakes(ordered, model, true, predicted, most_confident_first=order.startswith("most"))
+    total = len(predictions[predictions["true"] == true])
+    st.markdown(f"**{len(rows)} of {total} `{true}` images** were called **{predicted}** by {label(model)}"
+                + (f" ({len(rows) / total:.1%})." if total else "."))
+    if rows.empty:
+        st.info("No image of this confusion: pick another pair above.")
+        return
+
+    shown = paged(rows, f"{key}_{model}_{true}_{predicted}")
+    gallery(view, shown, [model] + [n for n in frames if n != model], [model])
+    table_and_download(view, rows, shown, f"mistakes_{key}_{true}_as_{predicted}.csv", "mistakes")
+
+
+def read_frames(refs: dict, kinds: dict[str, str], cnn_folder: Path) -> dict[str, pd.DataFrame]:
+    """Each model's readable predictions, in the order every page shows the models."""
+    frames = {}
+    for name in ordered_models(refs, kinds, cnn_folder):
+        try:
+            frames[name] = read("predictions", refs[name].path)
+        except ArtifactError as error:
+            show_artifact_error(error, f"{charts.display_name(kinds[name])} predictions")
+    return frames
+
+
+@runtime.page
+def main() -> None:
+    st.title("Mistakes")
+    st.caption("Test images a model got wrong, for one confusion at a time — often the fastest way to see what a "
+               "model has not learned, and where the labels themselves are doubtful.")
+    root, cnn_folder = artifacts.models_root(), artifacts.model_dir()
+    evaluations = stored_predictions(root, cnn_folder)
+    if not evaluations:
+        st.info(f"No stored predictions under `{place(root)}` yet (looked for `*/eval/*/predictions.csv`). They are written "
+                f"by `make evaluate` (the CNN) and `make evaluate-deepface` (DeepFace, on a machine with its weights).",
+                icon=":material/hourglass_top:")
+        return
+    dataset_dir, folder_problem = dataset_folder()
+
+    left, middle = st.columns(2)
+    key = left.selectbox("Dataset and split", list(evaluations), format_func=split_label, key="mistakes_split")
+    refs = evaluations[key]
+    kinds = evaluation_kinds(refs)
+    frames = read_frames(refs, kinds, cnn_folder)
+    if not frames:
+        return
+    label = display_labeler(kinds, cnn_folder)
+    views = ["Mistakes of one model", "Where models disagree"] if len(frames) > 1 else ["Mistakes of one model"]
+    chosen = middle.segmented_control("View", views, default=views[0], required=True, key="mistakes_view",
+                                      help="Where models disagree: test images one model got right and another wrong.")
+    show_maps = st.toggle("Show Grad-CAM maps (where the model looked)", key="mistakes_maps",
+                          help="Computed for the faces on this page, then cached. Bright: the parts of the face that "
+                               "pushed the model towards its answer most; dark: no influence. One colour scale for "
+                               "every model.")
+    if "deepface" not in kinds.values():
+        st.caption("DeepFace's predictions appear here once `make evaluate-deepface` has been run on a machine with "
+                   "its weights.")
+    view = View(key, refs, frames, label, dataset_dir, folder_problem, show_maps)
+    if chosen == "Where models disagree":
+        disagreement_view(view)
+    else:
+        one_model_view(view)
+
+
+main()

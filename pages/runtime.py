@@ -12,8 +12,10 @@ garbage once a minute instead, which keeps memory bounded (see ``make soak``).
 It also fixes deep links: until ``streamlit_app.py`` has run once in a server process, Streamlit
 treats ``pages/`` as an old-style multipage folder, so a first request for ``/live`` ran the page on
 its own with Streamlit's automatic list of every file in ``pages/`` as the sidebar (``common`` and
-``runtime`` included). :func:`leave_automatic_navigation` (called when ``pages.common`` is first
-imported, i.e. by every page) switches that mode off and reruns through the app's own navigation.
+``runtime`` included), and without ``streamlit_app.py``'s set-up. That first run executes only the
+page, so the fix cannot wait for ``streamlit_app.py``: every page's ``main()`` is wrapped in
+:func:`page`, which switches that mode off and reruns through the app's own navigation. Under the
+app's navigation it does nothing.
 
 Two more process-wide settings keep a visitor's data off the disk and out of the server once they
 leave. :func:`keep_uploads_in_memory`: Streamlit's upload handler parses each upload with Starlette's
@@ -29,14 +31,17 @@ Not a page: streamlit_app.py calls :func:`install` once per process.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import threading
 import time
+from collections.abc import Callable
 
 GC_INTERVAL_S = 60.0
 SESSION_REAP_INTERVAL_S = 1.0
 MULTIPART_MARGIN_BYTES = 1 << 20  # form framing around the file
 _installed = threading.Event()
+_checked_navigation = threading.Event()
 
 
 def _collect_periodically(interval_s: float) -> None:
@@ -115,11 +120,27 @@ def end_sessions_on_time(ttl_s: float, interval_s: float = SESSION_REAP_INTERVAL
 
 
 def leave_automatic_navigation() -> None:
-    """If this run is Streamlit's automatic ``pages/`` navigation, rerun through ``st.navigation``."""
+    """If this process's first page run is Streamlit's automatic ``pages/`` navigation, rerun through
+    ``st.navigation``. Only the first counts: once ``st.navigation`` has run, Streamlit keeps that mode off
+    for the process, and a rerun later would drop the widget events of the run it replaces."""
     from streamlit.runtime.pages_manager import PagesManager
 
+    if _checked_navigation.is_set():
+        return
+    _checked_navigation.set()
     if PagesManager.uses_pages_directory:
         import streamlit as st
 
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def page(main: Callable[[], None]) -> Callable[[], None]:
+    """A page's ``main``, run through the app's navigation (see the module doc): nothing changes on import."""
+
+    @functools.wraps(main)
+    def run() -> None:
+        leave_automatic_navigation()
+        main()
+
+    return run

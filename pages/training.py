@@ -8,6 +8,7 @@ import streamlit as st
 from core.presentation import artifacts, charts
 from core.presentation.artifacts import ArtifactError
 from core.presentation.places import place
+from pages import runtime
 from pages.common import read, show_artifact_error
 
 MISSING = "—"  # a metric value model.json does not record (its help says so)
@@ -246,6 +247,7 @@ def show_settings(meta: dict) -> None:
         st.json(meta, expanded=False)
 
 
+@runtime.page
 def main() -> None:
     st.title("How the CNN was trained")
     folder = artifacts.model_dir()

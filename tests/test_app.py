@@ -516,7 +516,7 @@ def test_evaluation_side_by_side(app_env):
     heatmaps = [s for s in plotly_specs(at) if s["data"][0]["type"] == "heatmap"]
     assert len(heatmaps) == 2
     assert heatmaps[0]["data"][0]["z"][2][5] == 6  # fear called surprise, in counts
-    at.segmented_control(key="cm_mode").set_value("row-normalised").run()
+    at.segmented_control(key="eval_cm_mode").set_value("row-normalised").run()
     assert_ok(at)
     z = [s for s in plotly_specs(at) if s["data"][0]["type"] == "heatmap"][0]["data"][0]["z"]
     assert all(abs(sum(row) - 1) < 1e-9 for row in z) and abs(z[2][5] - 0.6) < 1e-9

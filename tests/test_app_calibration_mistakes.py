@@ -95,6 +95,9 @@ def test_evaluation_reliability_diagram_and_calibration_table(env):
     cnn_series = [t["name"] for t in charts[0]["data"]]
     assert cnn_series == ["perfectly calibrated", "as the model gives them", f"temperature-scaled (T={TEMPERATURE:.2f})"]
     assert [t["name"] for t in charts[1]["data"]] == ["perfectly calibrated", "as the model gives them"]
+    for chart in charts:  # the same square 0-100% axes as on Your data
+        for axis in ("xaxis", "yaxis"):
+            assert chart["layout"][axis]["range"] == [0, 1] and chart["layout"][axis]["constrain"] == "domain"
     cnn_table, deepface_table = calibration_tables(at)
     metrics = json.loads((env["cnn"] / "eval" / KEY / "metrics.json").read_text())["calibration"]
     rows = dict(zip(cnn_table["measure"], cnn_table["before"]))

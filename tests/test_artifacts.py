@@ -191,7 +191,7 @@ def test_find_evaluations(tmp_path):
     outside = write(tmp_path / "elsewhere" / "my_cnn" / "eval" / "fer2013-PrivateTest" / "metrics.json", "{}").parents[2]
     found = evaluations.find_evaluations(root, extra_model_dirs=[outside, root / "fer2013_cnn"])
     assert list(found) == ["fer2013-PrivateTest", "a-b-c-test", "ckplus-test"]
-    assert list(found["fer2013-PrivateTest"]) == ["deepface", "fer2013_cnn", "my_cnn"]
+    assert list(found["fer2013-PrivateTest"]) == ["fer2013_cnn", "deepface", "my_cnn"]  # the registry's order
     ref = found["a-b-c-test"]["deepface"]
     assert (ref.dataset, ref.split) == ("a-b-c", "test")
     assert ref.metrics_path == root / "deepface" / "eval" / "a-b-c-test" / "metrics.json"

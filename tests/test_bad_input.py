@@ -175,7 +175,8 @@ def test_cli_subprocess_refuses_all_at_once(bad_files, tiny_model_dir, astronaut
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.splitlines()
-    assert len(lines) == len(paths), f"expected {len(paths)} lines, got:\n{proc.stderr}"
+    assert len(lines) == len(paths) + 1, f"expected {len(paths)} lines and the note, got:\n{proc.stderr}"
     for path, line in zip(paths, lines):
         assert line.startswith(f"error: {path}: ")
+    assert lines[-1].startswith("note: probabilities calibrated")  # the good photo's, labelled
     assert proc.stdout.startswith(f"{good} face 1 ")

@@ -144,9 +144,9 @@ def test_explain_writes_one_map_per_face_and_the_peak_lies_in_the_face(shipped_c
     assert image["image"] == str(astronaut_file) and (image["width"], image["height"]) == (512, 512)
     assert len(image["faces"]) == 1
     face = image["faces"][0]
-    m = face["models"]["cnn"]
+    m = face["models"]["fer2013_cnn"]
     assert set(m) >= {"file", "emotion", "probability", "peak"}
-    assert m["file"] == str(out / "astronaut-face1-cnn.png") and Path(m["file"]).is_file()
+    assert m["file"] == str(out / "astronaut-face1-fer2013_cnn.png") and Path(m["file"]).is_file()
     assert m["emotion"] == "happy" and 0.5 < m["probability"] <= 1
     r = face["region"]
     assert r["x"] <= m["peak"]["x"] < r["x"] + r["w"] and r["y"] <= m["peak"]["y"] < r["y"] + r["h"]
@@ -164,7 +164,7 @@ def test_explain_text_lines_emotion_and_bad_files(shipped_cnn, astronaut_file, t
     captured = capsys.readouterr()
     assert rc == 2
     lines = captured.out.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"{out / 'astronaut-face1-cnn.png'}: ") and " cnn sad " in lines[0]
+    assert len(lines) == 1 and lines[0].startswith(f"{out / 'astronaut-face1-fer2013_cnn.png'}: ") and " CNN sad " in lines[0]
     errors = [line for line in captured.err.strip().splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and str(bad) in errors[0] and "not an image" in errors[0]
     assert "Traceback" not in captured.err
@@ -175,16 +175,37 @@ def test_explain_rejects_unknown_emotion_and_layer(shipped_cnn, astronaut_file, 
     assert "unknown emotion label 'bored'" in capsys.readouterr().err
     assert main(["explain", str(astronaut_file), "--model", "cnn", "--layer", "nope", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "cnn has no conv layer 'nope'" in err and "s4_conv2" in err
+    assert "fer2013_cnn has no conv layer 'nope'" in err and "s4_conv2" in err
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_explain_and_predict_give_the_same_calibrated_probability(shipped_cnn, astronaut_file, tmp_path, capsys):
+    """One classification step: the explained emotion's probability is the one predict shows, calibrated
+    by default (the CNN has a fitted temperature) and raw with --raw in both."""
+    from core.models import registry
+
+    temperature = registry.get("fer2013_cnn").temperature
+    assert temperature is not None and abs(temperature - 1.0) > 0.05  # so calibrated and raw differ
+    seen = {}
+    for raw in ([], ["--raw"]):
+        assert main(["explain", str(astronaut_file), "--model", "cnn,fer", "--out", str(tmp_path), "--json", *raw]) == 0
+        explained = json.loads(capsys.readouterr().out)["images"][0]["faces"][0]["models"]
+        assert main(["predict", str(astronaut_file), "--model", "cnn,fer", "--json", *raw]) == 0
+        predicted = json.loads(capsys.readouterr().out)["results"][0]["faces"][0]["models"]
+        assert set(explained) == set(predicted) == {"fer2013_cnn", "fer_minixception"}
+        for model, m in explained.items():
+            assert m["probability"] * 100 == pytest.approx(predicted[model]["emotion"][m["emotion"]], abs=1e-3)
+            assert m["temperature"] == (None if raw else pytest.approx(predicted[model]["temperature"], abs=1e-4))
+        seen[bool(raw)] = explained["fer2013_cnn"]["probability"]
+    assert abs(seen[True] - seen[False]) > 0.001
 
 
 def test_explain_both_models_with_stand_in_deepface(shipped_cnn, with_deepface, astronaut_file, tmp_path, capsys):
     """DeepFace with stand-in weights: plumbing (files, schema, peaks in the box), not accuracy."""
     out = tmp_path / "maps"
-    assert main(["explain", str(astronaut_file), "--model", "both", "--out", str(out), "--json"]) == 0
+    assert main(["explain", str(astronaut_file), "--model", "cnn,deepface", "--out", str(out), "--json"]) == 0
     face = json.loads(capsys.readouterr().out)["images"][0]["faces"][0]
-    assert set(face["models"]) == {"cnn", "deepface"}
+    assert set(face["models"]) == {"fer2013_cnn", "deepface"}
     r = face["region"]
     for key, m in face["models"].items():
         assert Path(m["file"]).name == f"astronaut-face1-{key}.png" and Path(m["file"]).is_file()

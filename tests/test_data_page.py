@@ -72,7 +72,16 @@ def test_zip_upload_gives_the_figures_and_the_download(app_env, downloads):  # n
     assert "not emotion folders, skipped: cats (1 file)" in text
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Constant accuracy"] == f"{4 / 28:.1%}"  # always happy: right on the 4 happy faces of 28
-    assert len(at.get("plotly_chart")) >= len(expected) + 2  # a confusion matrix each, per-class bars, reliability
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(charts) == 2 * len(expected) + 1  # a confusion matrix and a reliability diagram each, per-class bars
+    reliability = [c for c in charts if any(t.get("name") == "perfectly calibrated" for t in c["data"])]
+    assert len(reliability) == len(expected)  # one per model, as on the Evaluation page
+    for chart in reliability:  # non-regression: a full-width diagram here ran its x axis from -50% to 150%
+        assert chart["layout"]["xaxis"]["range"] == [0, 1] and chart["layout"]["xaxis"]["constrain"] == "domain"
+    per_class = table_with(at, "Constant recall")
+    assert per_class.set_index("emotion").loc["happy", "Constant recall"] == 1.0  # always happy: every happy face
+    calibration = [d.value for d in at.dataframe if list(d.value.columns)[:2] == ["measure", "before"]]
+    assert len(calibration) == len(expected)
     headline = table_with(at, "left out")
     assert headline.loc[headline["model"] == "Constant", "left out"].item() == 2
     archive = zipfile.ZipFile(io.BytesIO(downloads(at.get("download_button")[0])))

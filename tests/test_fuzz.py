@@ -158,7 +158,7 @@ def test_analyze_source_returns_a_result_or_raises_image_decode_error(analyzer):
         out = result.to_dict()
         assert not out["model_errors"]
         if whole_image:
-            assert out["faces"] and all(f["models"]["cnn"]["dominant_emotion"] for f in out["faces"])
+            assert out["faces"] and all(f["models"]["fer2013_cnn"]["dominant_emotion"] for f in out["faces"])
 
     check()
     assert _rss_mib() - baseline < MAX_RSS_GROWTH_MIB

@@ -13,11 +13,11 @@ import pytest
 from core.analysis.gradcam import (
     GradCam,
     conv_layers,
-    deepface_preprocess,
     default_layer,
     peak,
     resize_map,
 )
+from core.models.deepface import deepface_preprocess
 from core.presentation.explain_figures import colorbar, overlay
 
 SIZE = 16

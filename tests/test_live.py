@@ -271,10 +271,10 @@ def test_only_the_newest_queued_frame_is_processed():
     frames = [np.full((480, 640, 3), value, np.uint8) for value in (10, 20, 30)]
     for frame in frames:
         live.submit(frame)
-    drawn = live.process_newest()
+    drawn = live.process(live.frames_in.take_newest())
     assert drawn is not None and drawn[470, 630, 0] == 30  # the last frame, drawn
     assert live.snapshot().frames == 1 and live.snapshot().dropped == 2
-    assert live.process_newest() is None
+    assert live.frames_in.take_newest() is None
 
 
 def test_worker_ends_when_frames_stop():

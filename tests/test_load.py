@@ -66,7 +66,7 @@ def analyse(analyzer: Analyzer, item) -> dict:
 
 @pytest.mark.slow
 def test_eight_threads_give_the_sequential_results(tiny_model_dir, with_deepface):
-    classifiers, unavailable = load_classifiers("both", tiny_model_dir)
+    classifiers, unavailable = load_classifiers("cnn,deepface", tiny_model_dir)
     assert not unavailable, unavailable
     analyzer = Analyzer(classifiers)
     photos = generate_photos()
@@ -98,7 +98,7 @@ def test_eight_threads_give_the_sequential_results(tiny_model_dir, with_deepface
     assert all(not r["model_errors"] for r in analysed)
     faces = [f for r in analysed for f in r["faces"] if f["source"] == "detector"]
     assert len(faces) > 150, "too few faces found for the test to mean much"
-    assert all(set(f["models"]) == {"cnn", "deepface"} for f in faces)
+    assert all(set(f["models"]) == {"fer2013_cnn", "deepface"} for f in faces)
 
 
 def different_crops(threads: int = 8, seed: int = 7) -> list[list[list[np.ndarray]]]:

@@ -14,8 +14,9 @@ import cv2
 import numpy as np
 import pytest
 
+from core.analysis.classify import classify
 from core.labels import FER2013_LABELS
-from core.models.base import ModelUnavailable, timed_predict
+from core.models.base import ModelUnavailable
 from core.models.cnn import CnnClassifier
 from core.models.deepface import DeepFaceClassifier, deepface_to_probabilities
 from core.models.deepface_weights import WEIGHTS_FILE, weights_path
@@ -48,11 +49,11 @@ def cnn(tiny_model_dir) -> CnnClassifier:
 
 
 def test_cnn_metadata(cnn, tiny_model_dir):
-    assert cnn.name == "cnn"
+    assert cnn.name == "tiny_cnn"  # a folder's model is named by its folder
     assert cnn.labels == FER2013_LABELS
     assert cnn.input_size == (48, 48)
     info = cnn.describe()
-    assert info["name"] == "cnn" and info["labels"] == list(FER2013_LABELS)
+    assert info["name"] == "tiny_cnn" and info["labels"] == list(FER2013_LABELS)
     assert info["model_dir"] == str(tiny_model_dir)
     assert isinstance(info["parameters"], int) and info["parameters"] > 0
     json.dumps(info)
@@ -124,7 +125,8 @@ def test_cnn_is_deterministic(cnn):
 def test_cnn_timing_is_measured_not_asserted(cnn, record_property):
     """Records how long one face and a batch of 64 take; no timing target is asserted."""
     crops = random_crops(64, seed=5)
-    probabilities, one_ms = timed_predict(cnn, crops[:1])
+    (one,) = classify(cnn, crops[:1], calibrated=False)
+    probabilities, one_ms = one.probabilities[None], one.time_ms
     assert_probabilities(probabilities, 1)
     start = time.perf_counter()
     assert_probabilities(cnn.predict(crops), 64)

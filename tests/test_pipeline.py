@@ -105,7 +105,7 @@ def test_astronaut_one_face_both_models(astronaut_result):
     assert set(face.predictions) == {"cnn", "deepface"}
     assert result.model_errors == {}
     assert result.no_face_found is False
-    assert isinstance(face.agree, bool)
+    assert isinstance(result.to_dict()["faces"][0]["agree"], bool)
 
 
 def test_to_dict_is_plain_and_json_serialisable(astronaut_result):
@@ -243,8 +243,8 @@ def test_failing_deepface_full_mode_keeps_cnn(analyzer, astronaut, monkeypatch):
 
 def test_agree_flag(astronaut):
     happy_a, happy_b, sad = FixedClassifier("a", "happy"), FixedClassifier("b", "happy"), FixedClassifier("c", "sad")
-    assert Analyzer({"a": happy_a, "b": happy_b}).analyze(astronaut).faces[0].agree is True
-    assert Analyzer({"a": happy_a, "c": sad}).analyze(astronaut).faces[0].agree is False
+    assert Analyzer({"a": happy_a, "b": happy_b}).analyze(astronaut).to_dict()["faces"][0]["agree"] is True
+    assert Analyzer({"a": happy_a, "c": sad}).analyze(astronaut).to_dict()["faces"][0]["agree"] is False
     (face,) = Analyzer({"a": happy_a}).analyze(astronaut).to_dict()["faces"]
     assert face["agree"] is None
     assert face["models"]["a"]["dominant_emotion"] == "happy"
@@ -353,14 +353,14 @@ def test_analyzer_is_thread_safe(cnn):
 
 
 def test_load_classifiers_both(with_deepface, tiny_model_dir, deepface):
-    classifiers, unavailable = load_classifiers("both", tiny_model_dir)
-    assert list(classifiers) == ["cnn", "deepface"] and unavailable == {}
-    assert isinstance(classifiers["cnn"], CnnClassifier) and isinstance(classifiers["deepface"], DeepFaceClassifier)
+    classifiers, unavailable = load_classifiers("cnn,deepface", tiny_model_dir)
+    assert list(classifiers) == ["fer2013_cnn", "deepface"] and unavailable == {}
+    assert isinstance(classifiers["fer2013_cnn"], CnnClassifier) and isinstance(classifiers["deepface"], DeepFaceClassifier)
 
 
 def test_load_classifiers_without_deepface(without_deepface, tiny_model_dir):
-    classifiers, unavailable = load_classifiers("both", tiny_model_dir)
-    assert list(classifiers) == ["cnn"]
+    classifiers, unavailable = load_classifiers("cnn,deepface", tiny_model_dir)
+    assert list(classifiers) == ["fer2013_cnn"]
     assert list(unavailable) == ["deepface"]
     assert "make deepface-weights" in unavailable["deepface"] and str(without_deepface) in unavailable["deepface"]
     classifiers, unavailable = load_classifiers("deepface")
@@ -369,7 +369,7 @@ def test_load_classifiers_without_deepface(without_deepface, tiny_model_dir):
 
 def test_load_classifiers_missing_cnn(tmp_path, without_deepface):
     classifiers, unavailable = load_classifiers("cnn", tmp_path / "nothing")
-    assert classifiers == {} and "no CNN model at" in unavailable["cnn"]
+    assert classifiers == {} and "no CNN model at" in unavailable["fer2013_cnn"]
 
 
 def test_load_classifiers_unknown_model():

@@ -97,11 +97,16 @@ def test_per_class_bars():
 
 
 def test_model_colours_are_stable():
-    assert charts.model_color("cnn") == charts.model_color("CNN") == charts.MODEL_COLORS["cnn"]
-    assert charts.model_color("DeepFace") == charts.MODEL_COLORS["deepface"]
+    from core.models import registry
+
+    # every colour and name comes from the model's record, aliases included
+    assert charts.model_color("cnn") == charts.model_color("fer2013_cnn") == registry.resolve("fer2013_cnn").color
+    assert charts.model_color("deepface") == "#e8790c" and charts.model_color("fer_minixception") == "#2ca02c"
     assert charts.display_name("deepface") == "DeepFace" and charts.display_name("other") == "other"
+    assert charts.display_name("fer_minixception") == "fer mini-Xception"
+    assert charts.model_color("other") == charts.model_color("other")  # picked by the id: stable
     # DeepFace's orange means DeepFace only: not reused for the CNN's validation curve.
-    assert charts.MODEL_COLORS["deepface"] not in (charts.TRAIN_COLOR, charts.VAL_COLOR)
+    assert charts.model_color("deepface") not in (charts.TRAIN_COLOR, charts.VAL_COLOR)
     assert charts.confusion_heatmap(["a"], [[1]], model="cnn").data[0].colorscale != \
         charts.confusion_heatmap(["a"], [[1]], model="deepface").data[0].colorscale
 

@@ -64,7 +64,7 @@ def both_models(tiny_model_dir, stand_in_deepface_home):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DEEPFACE_HOME", str(stand_in_deepface_home))
-        classifiers, unavailable = load_classifiers("both", tiny_model_dir)
+        classifiers, unavailable = load_classifiers("cnn,deepface", tiny_model_dir)
     assert not unavailable
     return Analyzer(classifiers)
 
@@ -111,7 +111,7 @@ def test_privacy_check_catches_a_planted_write(sandbox, photo_bytes, tiny_model_
                                                capfd, monkeypatch, tmp_path_factory, plant):
     """The check above must fail when the analysis writes the photo somewhere, even for a moment."""
     elsewhere = tmp_path_factory.mktemp("not_watched_by_snapshot")
-    cnn = both_models.classifiers["cnn"]
+    cnn = both_models.classifiers["fer2013_cnn"]
     original = cnn.predict
 
     def leaky_predict(faces):

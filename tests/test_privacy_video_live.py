@@ -40,7 +40,7 @@ def test_video_analysis_writes_nothing_and_logs_no_image_data(sandbox, tiny_mode
     from core.analysis.pipeline import AnalysisOptions, Analyzer, load_classifiers
     from core.analysis.video import analyse_video
 
-    classifiers, unavailable = load_classifiers("both", tiny_model_dir)
+    classifiers, unavailable = load_classifiers("cnn,deepface", tiny_model_dir)
     assert not unavailable
     analyzer = Analyzer(classifiers)
     data = face_clip(count=10, faces=1, rate=10)
@@ -55,7 +55,7 @@ def test_video_analysis_writes_nothing_and_logs_no_image_data(sandbox, tiny_mode
             with pytest.raises(ValueError):
                 analyse_video(bad, analyzer)
     out, err = capfd.readouterr()
-    assert result.rows and {r["model"] for r in result.rows} == {"cnn", "deepface"}, "not really analysed"
+    assert result.rows and {r["model"] for r in result.rows} == {"fer2013_cnn", "deepface"}, "not really analysed"
     assert seen.writes == [], seen.report()
     assert snapshot(*roots) == before
     for where, text in (("logs", logs.text), ("stdout", out), ("stderr", err)):
@@ -67,7 +67,7 @@ def test_live_frames_write_nothing_and_log_no_image_data(sandbox, tiny_model_dir
     from core.analysis.pipeline import load_classifiers
     from core.labels import FER2013_LABELS
 
-    classifiers, _ = load_classifiers("both", tiny_model_dir)
+    classifiers, _ = load_classifiers("cnn,deepface", tiny_model_dir)
     frames = face_frames(count=6, faces=1, width=640, height=480)
     warm = LiveProcessor(classifiers)
     warm.process(frames[0])
@@ -78,7 +78,7 @@ def test_live_frames_write_nothing_and_log_no_image_data(sandbox, tiny_model_dir
         live = LiveProcessor(classifiers, worker_idle_s=0.2)
         for frame in frames:
             live.submit(frame)
-            live.process_newest()
+            live.process(live.frames_in.take_newest())
         deadline = 200
         while live.worker.finished == 0 and deadline:  # let DeepFace's thread answer once
             threading.Event().wait(0.05)

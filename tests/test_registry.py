@@ -12,15 +12,19 @@ from core.models.registry import Availability, ModelSpec
 
 
 def test_builtin_names_and_aliases():
-    assert registry.names()[:2] == ["fer2013_cnn", "deepface"]
+    assert registry.names()[:3] == ["fer2013_cnn", "fer_minixception", "deepface"]
     assert registry.resolve("cnn") is registry.resolve("fer2013_cnn")
     spec = registry.resolve("deepface")
-    assert (spec.name, spec.kind, spec.key, spec.display_name) == ("deepface", "deepface", "deepface", "DeepFace")
-    assert registry.resolve("fer2013_cnn").key == "cnn"  # results keep calling our CNN "cnn"
+    assert (spec.name, spec.kind, spec.title, spec.slow) == ("deepface", "deepface", "DeepFace", True)
+    assert registry.resolve("fer") is registry.resolve("fer_minixception")
+    # one id everywhere: aliases are only a way to type it
+    assert registry.expand_cli_choice("cnn,fer,fer2013_cnn") == ["fer2013_cnn", "fer_minixception"]
+    colours = [spec.colour for spec in registry.specs()]
+    assert len(set(colours)) == len(colours)
 
 
 def test_unknown_name_says_what_exists(tmp_path):
-    with pytest.raises(ModelUnavailable, match="no model 'nope'.*fer2013_cnn, deepface"):
+    with pytest.raises(ModelUnavailable, match="no model 'nope'.*fer2013_cnn, fer_minixception, deepface"):
         registry.resolve("nope", tmp_path)
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         registry.load("nope")
@@ -36,9 +40,9 @@ def test_emotion_model_dir_is_honoured_by_every_path(monkeypatch, tmp_path, tiny
     from core.bench.standins import resolve_model_dir
 
     assert resolve_model_dir()[0] == tiny_model_dir
-    for classifier in (by_name, classifiers["cnn"]):
-        assert classifier.model_dir == tiny_model_dir and classifier.model_id == "tiny_cnn"
-        assert (classifier.name, classifier.kind, classifier.display_name) == ("cnn", "cnn", "CNN")
+    for classifier in (by_name, classifiers["fer2013_cnn"]):
+        assert classifier.model_dir == tiny_model_dir
+        assert (classifier.name, classifier.kind, classifier.display_name) == ("fer2013_cnn", "cnn", "CNN")
         assert ARRAY_BATCHES in classifier.capabilities and classifier.labels == FER2013_LABELS
     assert unavailable == {}
 
@@ -48,7 +52,7 @@ def test_missing_cnn_folder_is_unavailable_with_the_reason(monkeypatch, tmp_path
     status = registry.available()["fer2013_cnn"]
     assert not status.ready and "model.json is missing" in status.reason and str(tmp_path / "gone") in status.reason
     classifiers, unavailable = load_classifiers("cnn")
-    assert classifiers == {} and "model.json is missing" in unavailable["cnn"]
+    assert classifiers == {} and "model.json is missing" in unavailable["fer2013_cnn"]
 
 
 def test_a_folder_path_or_a_folder_name_is_a_model(tmp_path, tiny_model_dir):
@@ -80,7 +84,7 @@ class Constant(EmotionClassifier):
     capabilities = frozenset({FULL_PHOTO_PIPELINE})
 
     def __init__(self):
-        self.name, self.labels, self.display_name = "constant", FER2013_LABELS, "Constant"
+        self.name, self.labels = "constant", FER2013_LABELS
 
     def predict(self, faces):
         out = np.zeros((len(faces), len(self.labels)))
@@ -130,8 +134,10 @@ def test_models_command_lists_every_model(third_model, without_deepface, capsys)
     assert main(["models", "--json"]) == 0
     listed = {m["name"]: m for m in json.loads(capsys.readouterr().out)}
     assert listed["deepface"]["status"] == "unavailable" and "make deepface-weights" in listed["deepface"]["reason"]
-    assert listed["constant"] == {"name": "constant", "ready": True, "status": "ready", "reason": None,
-                                  "location": "built in"}
+    assert {k: listed["constant"][k] for k in ("name", "ready", "status", "reason", "location", "display_name")} == {
+        "name": "constant", "ready": True, "status": "ready", "reason": None, "location": "built in",
+        "display_name": "Constant"}
+    assert listed["deepface"]["capabilities"]["slow"] is True and listed["fer2013_cnn"]["color"] == "#1f6fb4"
     assert main(["models", "--ready"]) == 0
     ready = capsys.readouterr().out.split()
     assert "constant" in ready and "deepface" not in ready
@@ -146,3 +152,23 @@ def test_models_command_lists_other_model_folders(monkeypatch, tmp_path, tiny_mo
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert lines["tiny_cnn"].split()[1] == "ready"
     assert "unavailable: no CNN model at" in lines["fer2013_cnn"]
+
+
+def test_readme_models_table_says_what_the_records_say():
+    """README's table of built-in models is checked against the registry: ids, aliases, display names,
+    input size and the slow capability; a model registered without a row fails here."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = text.split("<!-- models table: checked against the registry by tests/test_registry.py -->", 1)[1]
+    rows = [line for line in table.strip().split("\n\n", 1)[0].splitlines()[2:] if line.startswith("|")]
+    cells = {re.search(r"`([^`]+)`", row.split("|")[1]).group(1): [c.strip() for c in row.split("|")[1:-1]]
+             for row in rows}
+    assert list(cells) == registry.names()
+    for spec in registry.specs():
+        ident, shown, given_input, slow = cells[spec.name][:4]
+        assert all(f"`{alias}`" in ident for alias in spec.aliases)
+        assert shown == spec.title and slow == ("yes" if spec.slow else "no")
+        height, width = spec.preprocessing.size
+        assert given_input.startswith(f"{width}x{height} {spec.preprocessing.channels}")

@@ -142,7 +142,7 @@ class GradCam:
     """Grad-CAM for one (model, layer), compiled once; batches of faces per call.
 
     ``preprocess`` turns a sequence of face crops (uint8, BGR or grayscale, any size) into the
-    model's float32 input batch, e.g. ``CnnClassifier.preprocess`` or :func:`deepface_preprocess`.
+    model's float32 input batch, e.g. ``CnnClassifier.preprocess`` or :func:`core.models.deepface.deepface_preprocess`.
     ``letterbox`` says that ``preprocess`` pads crops to a square (see :func:`resize_map`).
     """
 
@@ -215,27 +215,6 @@ class GradCam:
         if not sizes:
             return np.zeros((0, *self.input_shape[:2]), np.float32)
         return np.stack([e.heatmap for e in self.explain(faces, class_index)])
-
-
-def deepface_preprocess(faces: Sequence[np.ndarray]) -> np.ndarray:
-    """Face crops -> DeepFace's emotion input (n, 48, 48, 1), as ``DeepFace.analyze(detector_backend="skip")``
-    prepares them: BGR scaled to [0, 1], letterboxed to 224x224 (``GradCam(letterbox=True)``),
-    grayscale, resized to 48x48."""
-    from deepface.modules.preprocessing import resize_image
-
-    batch = np.empty((len(faces), 48, 48, 1), np.float32)
-    for i, face in enumerate(faces):
-        if face.size == 0:
-            raise ValueError("empty face crop")
-        if face.ndim == 2 or face.shape[2] == 1:
-            face = cv2.cvtColor(face.reshape(face.shape[:2]), cv2.COLOR_GRAY2BGR)
-        elif face.shape[2] == 4:
-            face = cv2.cvtColor(face, cv2.COLOR_BGRA2BGR)
-        image = face / 255.0 if face.max() > 1 else face.astype(np.float64)
-        square = resize_image(image, target_size=(224, 224))[0]
-        gray = cv2.cvtColor(square, cv2.COLOR_BGR2GRAY)
-        batch[i, ..., 0] = cv2.resize(gray, (48, 48))
-    return batch
 
 
 def peak(heatmap: np.ndarray, box) -> tuple[int, int]:

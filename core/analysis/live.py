@@ -1,19 +1,20 @@
 """The live path: every frame of a webcam stream detected, classified, smoothed and drawn, in memory.
 
 :class:`LiveProcessor` is what the Live page's WebRTC callback calls on every frame it keeps. On
-each processed frame the fast models (our CNN and other array models) classify every face; slow
-models (DeepFace) run on a :class:`~core.analysis.live_worker.LatestJobWorker` at their own rate,
+each processed frame the fast models classify every face; models whose record says ``slow``
+(DeepFace) run on a :class:`~core.analysis.live_worker.LatestJobWorker` at their own rate,
 their latest answer held between updates. Faces keep their number across frames
 (:class:`~core.analysis.tracking.FaceTracker`); each face's probabilities per model are smoothed by
 an exponential average over ``smoothing_s`` (about half a second) so labels do not flicker.
+Classification goes through :func:`core.analysis.classify.classify`, the step Compare uses, so a
+frame's probabilities are calibrated exactly as the same image's are there (``calibrated=False``:
+raw).
 
 Frames are never stored: what is kept is numbers (time, face, model, probabilities) for the last
 ``history_s`` seconds (the chart) and for the whole session (the CSV offered after STOP).
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
@@ -25,15 +26,16 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from core.analysis.classify import classify, csv_text, error_text, prediction_cells, probability_columns
 from core.analysis.live_worker import FrameBuffer, LatestJobWorker
 from core.analysis.tracking import FaceTracker
 from core.faces import crop_face
+from core.models import registry
 
 DEFAULT_LIVE_DETECTOR = "blazeface"  # ~2 ms per 640x480 frame; Haar costs ~100 ms
 SMOOTHING_S = 0.5
 HISTORY_S = 30.0
 MAX_SESSION_ROWS = 200_000  # ~10 min at 15 fps with 10 face-model pairs
-SLOW_KINDS = ("deepface",)
 ICE_SERVERS_ENV = "EMOTION_ICE_SERVERS"
 BOX_COLOR_BGR = (60, 200, 60)
 
@@ -56,7 +58,8 @@ def ice_configuration(environ=os.environ) -> dict:
 
 
 def is_slow(classifier) -> bool:
-    return getattr(classifier, "kind", None) in SLOW_KINDS or getattr(classifier, "name", None) in SLOW_KINDS
+    """Whether the model's record says it is too slow for every frame (it then runs on the worker)."""
+    return registry.describe(getattr(classifier, "name", "")).slow
 
 
 class ExponentialSmoother:
@@ -119,7 +122,7 @@ class LiveProcessor:
     def __init__(self, classifiers: dict, detector: str = DEFAULT_LIVE_DETECTOR, min_face_size: int = 40,
                  max_faces: int = 5, smoothing_s: float = SMOOTHING_S, history_s: float = HISTORY_S,
                  slow_every_s: float = 0.0, worker_idle_s: float = 3.0, clock=time.monotonic,
-                 max_session_rows: int = MAX_SESSION_ROWS):
+                 max_session_rows: int = MAX_SESSION_ROWS, calibrated: bool = True):
         from core.analysis.pipeline import _named_detector
 
         if not classifiers:
@@ -130,7 +133,8 @@ class LiveProcessor:
             self.detector_name, self.detector = type(detector).__name__, detector
         self.fast = {n: c for n, c in classifiers.items() if not is_slow(c)}
         self.slow = {n: c for n, c in classifiers.items() if is_slow(c)}
-        self.display_names = {n: getattr(c, "display_name", n) for n, c in classifiers.items()}
+        self.calibrated = calibrated
+        self.display_names = {n: registry.describe(n).title for n in classifiers}
         self.labels = {n: tuple(c.labels) for n, c in classifiers.items()}
         self.all_labels = tuple(dict.fromkeys(label for ls in self.labels.values() for label in ls))
         self.max_faces = max_faces
@@ -179,11 +183,6 @@ class LiveProcessor:
         """Queue an incoming frame (bounded: the oldest one waiting is dropped)."""
         self.frames_in.put(frame)
 
-    def process_newest(self):
-        """Process the newest queued frame (the others are dropped); returns its drawing or None."""
-        frame = self.frames_in.take_newest()
-        return None if frame is None else self.process(frame)
-
     # ------------------------------------------------------------------ per frame
     def process(self, image: np.ndarray, now: float | None = None) -> np.ndarray:
         """Detect, classify, smooth and draw one BGR frame; returns the annotated copy."""
@@ -219,20 +218,20 @@ class LiveProcessor:
     def _classify_fast(self, name, classifier, crops, numbers, t) -> None:
         started = time.perf_counter()
         try:
-            probabilities = np.asarray(classifier.predict(crops), dtype=np.float64)
+            predictions = classify(classifier, crops, self.calibrated)
         except Exception as exc:  # one failing model must not stop the stream
-            self._errors[name] = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            self._errors[name] = error_text(exc)
             return
         self._ms_update(name, (time.perf_counter() - started) * 1000.0)
-        for number, row in zip(numbers, probabilities):
-            self._record(t, number, name, row)
+        for number, prediction in zip(numbers, predictions):
+            self._record(t, number, name, prediction.probabilities)
 
     def _run_slow(self, job) -> dict:
         t, numbers, crops = job
         answers = {}
         for name, classifier in self.slow.items():
             started = time.perf_counter()
-            probabilities = np.asarray(classifier.predict(crops), dtype=np.float64)
+            probabilities = np.array([p.probabilities for p in classify(classifier, crops, self.calibrated)])
             answers[name] = (probabilities, (time.perf_counter() - started) * 1000.0)
         return t, numbers, answers
 
@@ -328,18 +327,9 @@ class LiveProcessor:
                       key=lambda r: (r["time_s"], r["face"], r["model"]))
 
     def _row(self, t, face, model, probs) -> dict:
-        labels = self.labels[model]
-        row = {"time_s": round(float(t), 3), "face": face, "model": model,
-               "dominant_emotion": labels[int(np.argmax(probs))]}
-        values = dict(zip(labels, probs))
-        row.update({f"p_{label}": (round(float(values[label]) * 100.0, 2) if label in values else None)
-                    for label in self.all_labels})
-        return row
+        return {"time_s": round(float(t), 3), "face": face,
+                **prediction_cells(model, self.labels[model], probs, self.all_labels)}
 
     def csv_bytes(self) -> bytes:
-        columns = ["time_s", "face", "model", "dominant_emotion", *(f"p_{label}" for label in self.all_labels)]
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.session_rows())
-        return buffer.getvalue().encode("utf-8")
+        columns = ["time_s", "face", *probability_columns(self.all_labels)]
+        return csv_text(self.session_rows(), columns).encode("utf-8")

@@ -21,11 +21,11 @@ from typing import Literal
 
 import numpy as np
 
-from core.analysis.calibration import apply_temperature
+from core.analysis.classify import ModelPrediction, calibrate, classify_all, error_text, temperature_for
 from core.faces import Face, FaceDetector, crop_face, whole_image_face
 from core.faces.nms import DEFAULT_DETECTOR, MergingDetector, make_detector
 from core.media.images import ImageSource, decode_image, source_name
-from core.models.base import FULL_PHOTO_PIPELINE, EmotionClassifier, timed_predict
+from core.models.base import FULL_PHOTO_PIPELINE, EmotionClassifier
 
 
 @functools.lru_cache(maxsize=16)
@@ -93,43 +93,12 @@ def is_face_crop(width: int, height: int, options: AnalysisOptions = AnalysisOpt
 
 
 @dataclass
-class ModelPrediction:
-    probabilities: np.ndarray
-    labels: tuple[str, ...]
-    time_ms: float
-    temperature: float | None = None  # the temperature applied (None: raw probabilities)
-
-    @property
-    def dominant(self) -> str:
-        return self.labels[int(np.argmax(self.probabilities))]
-
-    @property
-    def confidence(self) -> float:
-        return float(np.max(self.probabilities))
-
-    def to_dict(self) -> dict:
-        return {
-            "emotion": {label: round(float(p) * 100.0, 4) for label, p in zip(self.labels, self.probabilities)},
-            "dominant_emotion": self.dominant,
-            "confidence": round(self.confidence, 6),
-            "time_ms": round(self.time_ms, 3),
-            "temperature": None if self.temperature is None else round(float(self.temperature), 4),
-        }
-
-
-@dataclass
 class FaceResult:
     index: int  # 1-based, largest face first
     face: Face
     source: str  # "detector", "whole_image" or "deepface_detector"
     predictions: dict[str, ModelPrediction] = field(default_factory=dict)
     deepface_region: dict | None = None  # DeepFace's own box in "full" mode
-
-    @property
-    def agree(self) -> bool | None:
-        if len(self.predictions) < 2:
-            return None
-        return len({p.dominant for p in self.predictions.values()}) == 1
 
     @property
     def agreement(self) -> dict | None:
@@ -145,9 +114,11 @@ class FaceResult:
         return {"emotion": leaders[0] if len(leaders) == 1 else None, "votes": best, "models": len(self.predictions)}
 
     def to_dict(self) -> dict:
+        agreement = self.agreement
         data = {"face": self.index, "region": self.face.region(), "face_confidence": float(self.face.confidence),
                 "source": self.source, "models": {name: p.to_dict() for name, p in self.predictions.items()},
-                "agree": self.agree, "agreement": self.agreement}
+                "agree": None if agreement is None else agreement["votes"] == agreement["models"],
+                "agreement": agreement}
         if self.deepface_region is not None:
             data["deepface_region"] = dict(self.deepface_region)
         return data
@@ -253,38 +224,24 @@ class Analyzer:
         for name_ in full_photo:
             t = time.perf_counter()
             try:
-                self._add_full_photo(name_, image, results, self._temperature(self.classifiers[name_], options))
+                self._add_full_photo(name_, image, results, temperature_for(self.classifiers[name_], options.calibrated))
             except Exception as exc:  # a model failure must not lose the other model's results
-                errors[name_] = f"{type(exc).__name__}: {exc}"
+                errors[name_] = error_text(exc)
             timings[name_] = (time.perf_counter() - t) * 1000.0
 
         if not results and options.no_face == "whole_image":
             results = [FaceResult(1, whole_image_face(image), "whole_image")]
 
         crops = [crop_face(image, r.face) for r in results]
-        for name_, classifier in self.classifiers.items():
-            if name_ in full_photo:
-                continue
-            if not crops:
-                continue
-            try:
-                probabilities, elapsed = timed_predict(classifier, crops)
-            except Exception as exc:
-                errors[name_] = f"{type(exc).__name__}: {exc}"
-                continue
-            timings[name_] = elapsed
-            temperature = self._temperature(classifier, options)
-            if temperature is not None:
-                probabilities = apply_temperature(probabilities, temperature)
-            for result, row in zip(results, probabilities):
-                result.predictions[name_] = ModelPrediction(row, classifier.labels, elapsed / len(crops), temperature)
+        others = {name_: c for name_, c in self.classifiers.items() if name_ not in full_photo}
+        answers, failed, elapsed = classify_all(others, crops, options.calibrated)
+        errors.update(failed)
+        timings.update(elapsed)
+        for name_, predictions in answers.items():
+            for result, prediction in zip(results, predictions):
+                result.predictions[name_] = prediction
         timings["total"] = (time.perf_counter() - start) * 1000.0
         return PhotoResult(name, int(image.shape[1]), int(image.shape[0]), results, timings, options, errors)
-
-    @staticmethod
-    def _temperature(classifier: EmotionClassifier, options: AnalysisOptions) -> float | None:
-        temperature = getattr(classifier, "temperature", None)
-        return float(temperature) if options.calibrated and temperature else None
 
     def _add_full_photo(self, model: str, image: np.ndarray, results: list[FaceResult],
                         temperature: float | None = None) -> None:
@@ -306,14 +263,12 @@ class Analyzer:
                 match = FaceResult(len(results) + 1, theirs, "deepface_detector")
                 results.append(match)
             match.deepface_region = region
-            probabilities = item["probabilities"]
-            if temperature is not None:
-                probabilities = apply_temperature(probabilities[None], temperature)[0]
+            probabilities = calibrate(item["probabilities"][None], temperature)[0]
             match.predictions[model] = ModelPrediction(probabilities, classifier.labels, per_face_ms, temperature)
 
 
-def load_classifiers(model: str = "both", model_dir=None, deepface_detector: str = "opencv"):
-    """Load the classifiers a ``--model`` value names ("cnn", "deepface", "both" or registry names).
+def load_classifiers(model: str = "all", model_dir=None, deepface_detector: str = "opencv"):
+    """Load the classifiers a ``--model`` value names (``all``, ids, aliases or folders).
 
     Returns ``(classifiers, unavailable)``: the ones that loaded, and for each that did not, why.
     """

@@ -7,8 +7,6 @@ probabilities in **percent** (0-100), the unit of every CSV this project writes.
 """
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections.abc import Callable
@@ -17,16 +15,17 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from core.analysis.classify import csv_text, prediction_cells, probability_columns
 from core.analysis.tracking import FaceTracker
 from core.faces import crop_face
 from core.media import video as media
 
-BASE_COLUMNS = ("frame", "time_s", "face", "x", "y", "w", "h", "model", "dominant_emotion")
+BASE_COLUMNS = ("frame", "time_s", "face", "x", "y", "w", "h")
 THUMBNAIL_SIDE = 112
 
 
 def columns(labels) -> list[str]:
-    return [*BASE_COLUMNS, *(f"p_{label}" for label in labels)]
+    return [*BASE_COLUMNS, *probability_columns(labels)]
 
 
 @dataclass
@@ -62,11 +61,7 @@ class VideoAnalysis:
         return sorted({row["face"] for row in self.rows})
 
     def csv_text(self) -> str:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=columns(self.labels), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.rows)
-        return buffer.getvalue()
+        return csv_text(self.rows, columns(self.labels))
 
     def summary(self) -> dict:
         return {"video": {k: getattr(self.info, k) for k in self.info.__dataclass_fields__},
@@ -132,11 +127,9 @@ def analyse_video(data: bytes, analyzer, options=None, every: int | None = None,
 
 
 def _row(frame, number, box, model, prediction, labels) -> dict:
-    values = dict(zip(prediction.labels, prediction.probabilities))
-    row = {"frame": frame.index, "time_s": round(frame.time_s, 3), "face": number, "x": int(box.x), "y": int(box.y),
-           "w": int(box.w), "h": int(box.h), "model": model, "dominant_emotion": prediction.dominant}
-    row.update({f"p_{label}": round(float(values[label]) * 100.0, 2) if label in values else None for label in labels})
-    return row
+    return {"frame": frame.index, "time_s": round(frame.time_s, 3), "face": number, "x": int(box.x), "y": int(box.y),
+            "w": int(box.w), "h": int(box.h),
+            **prediction_cells(model, prediction.labels, prediction.probabilities, labels)}
 
 
 def _keep_strongest(result: VideoAnalysis, frame, number, box, model, row, labels) -> None:

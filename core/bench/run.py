@@ -190,8 +190,8 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
     try:
         from core.bench.data_eval import time_zip_evaluation
 
-        zoo = {"cnn": cnn, **({"fer": registry.get("fer_minixception")}
-                              if registry.available()["fer_minixception"].ready else {})}
+        zoo = {"fer2013_cnn": cnn, **({"fer_minixception": registry.get("fer_minixception")}
+                                      if registry.available()["fer_minixception"].ready else {})}
         results["data_eval"] = time_zip_evaluation(zoo, count=200 if quick else 1000)
         results["data_eval_cnn_images_per_s"] = results["data_eval"]["cnn_images_per_s"]
     except Exception as exc:  # noqa: BLE001 - report, never lose the other figures

@@ -12,8 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from core.cli.common import analysis_options, load_models, positive_int
-from core.cli.predict import _model_choice
+from core.cli.common import add_model_arguments, analysis_options, load_models, positive_int, probability_note
 
 
 class ExplainError(ValueError):
@@ -52,10 +51,15 @@ def class_index(classifier, emotion: str | None) -> int | None:
     return list(classifier.labels).index(label)
 
 
-def explain_image(image, faces, cams: dict, classifiers: dict, classes: dict, out: Path, stem: str) -> list[dict]:
-    """Write one overlay per face and model; returns the faces with, per model, file/emotion/probability/peak."""
+def explain_image(image, faces, cams: dict, classifiers: dict, classes: dict, out: Path, stem: str,
+                  calibrated: bool = True) -> list[dict]:
+    """Write one overlay per face and model; returns the faces with, per model, file/emotion/probability/peak.
+
+    The probability is the one ``predict`` and the app show: through the shared classification step,
+    calibrated unless ``calibrated`` is false (Grad-CAM's own forward pass gives the raw one)."""
     import cv2
 
+    from core.analysis.classify import classify
     from core.analysis.gradcam import peak
     from core.faces import crop_face
     from core.presentation.explain_figures import overlay
@@ -69,9 +73,10 @@ def explain_image(image, faces, cams: dict, classifiers: dict, classes: dict, ou
             target = out / f"{stem}-face{number}-{key}.png"
             cv2.imwrite(str(target), cv2.cvtColor(overlay(crop, explanation.heatmap), cv2.COLOR_RGB2BGR))
             x, y = peak(explanation.heatmap, (face.x, face.y, face.w, face.h))
+            prediction = classify(classifiers[key], [crop], calibrated)[0]
             models[key] = {"file": str(target), "emotion": classifiers[key].labels[explanation.class_index],
-                           "probability": round(explanation.probability, 6), "peak": {"x": x, "y": y},
-                           "layer": cam.layer}
+                           "probability": round(float(prediction.probabilities[explanation.class_index]), 6),
+                           "temperature": prediction.temperature, "peak": {"x": x, "y": y}, "layer": cam.layer}
         results.append({"face": number, "region": face.region(), "source": source, "models": models})
     return results
 
@@ -113,7 +118,8 @@ def run(args) -> int:
             faces = [(face, "detector") for face in detector.detect(image)[: options.max_faces]]
             if not faces and args.whole_image:
                 faces = [(whole_image_face(image), "whole_image")]
-            results = explain_image(image, faces, cams, classifiers, classes, out, Path(path).stem)
+            results = explain_image(image, faces, cams, classifiers, classes, out, Path(path).stem,
+                                    calibrated=not args.raw)
         except ImageDecodeError as exc:
             bad += 1
             print(f"error: {exc}", file=sys.stderr)
@@ -132,11 +138,14 @@ def run(args) -> int:
             print(f"{path}: no face found (--whole-image explains the whole image instead)", flush=True)
         for face in results:
             for key, m in face["models"].items():
-                print(f"{m['file']}: {path} face {face['face']} {key} {m['emotion']} {m['probability'] * 100:.1f}%, "
+                print(f"{m['file']}: {path} face {face['face']} {classifiers[key].display_name} {m['emotion']} "
+                      f"{m['probability'] * 100:.1f}%, "
                       f"peak at x={m['peak']['x']} y={m['peak']['y']}", flush=True)
     if args.json:
         print(json.dumps({"images": payload, "models": {k: {"layer": c.layer} for k, c in cams.items()},
                           "unavailable": unavailable, "not_explained": skipped}, indent=2))
+    if any("faces" in item for item in payload):
+        print(probability_note(args), file=sys.stderr)
     return 2 if bad else 0
 
 
@@ -146,13 +155,11 @@ def add_parser(sub) -> None:
                                    "with the Grad-CAM map of the predicted emotion (or --emotion) overlaid "
                                    "(dark: no influence, bright: the most).")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="photos (JPEG, PNG, WebP, ...)")
-    p.add_argument("--model", default="both", type=_model_choice, metavar="{cnn,deepface,both,NAME}",
-                   help="cnn, deepface, both (default), or a registered model's name")
+    add_model_arguments(p, "to explain")
     p.add_argument("--emotion", metavar="LABEL", help="explain this emotion instead of each model's prediction")
     p.add_argument("--layer", metavar="NAME", help="conv layer to explain (default: the last one at least 6x6)")
     p.add_argument("--out", default="explanations", metavar="DIR", help="output folder (default: explanations/)")
     p.add_argument("--json", action="store_true", help="print faces, files, emotions and peaks as JSON")
-    p.add_argument("--model-dir", help="CNN model folder (default: $EMOTION_MODEL_DIR, else models/fer2013_cnn)")
     p.add_argument("--whole-image", action="store_true", help="explain the whole image when no face is found")
     p.add_argument("--min-face-size", type=positive_int, default=40, help="ignore faces smaller than this (pixels)")
     p.set_defaults(func=run)

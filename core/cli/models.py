@@ -1,4 +1,6 @@
-"""``python -m core models``: every known model and whether it can be used here, one line each."""
+"""``python -m core models``: every known model and whether it can be used here, one line each
+(``--json``: with everything its record says: display name, colour, labels, preprocessing,
+capabilities, provenance)."""
 from __future__ import annotations
 
 import json
@@ -12,8 +14,9 @@ def run(args) -> int:
         print(" ".join(name for name, s in status.items() if s.ready))
         return 0
     if args.json:
-        print(json.dumps([{"name": name, "ready": s.ready, "status": "ready" if s.ready else "unavailable",
-                           "reason": s.reason or None, "location": s.location or None}
+        print(json.dumps([{**registry.describe(name).to_dict(), "name": name, "ready": s.ready,
+                           "status": "ready" if s.ready else "unavailable", "reason": s.reason or None,
+                           "location": s.location or None}
                           for name, s in status.items()], indent=2))
         return 0
     width = max(len(name) for name in status)

@@ -1,14 +1,15 @@
 """``python -m core video FILE``: emotions of every face over the sampled frames of a video file.
 
 Writes one row per sampled frame, face and model (CSV to stdout or ``--csv OUT``; ``--json`` for the
-rows and a summary). Probabilities are in percent (``p_<label>`` columns, 0-100).
+rows and a summary). Every ready model by default; probabilities are in percent (``p_<label>``
+columns, 0-100), calibrated unless ``--raw``.
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from core.cli.common import analysis_options, load_models, positive_int
+from core.cli.common import add_model_arguments, analysis_options, load_models, positive_int, probability_note
 
 
 def _positive_float(text: str) -> float:
@@ -51,6 +52,7 @@ def run(args) -> int:
     elif not args.csv:
         sys.stdout.write(result.csv_text())
     _report(result, args, path.name)
+    print(probability_note(args), file=sys.stderr)
     return 0
 
 
@@ -67,7 +69,6 @@ def _report(result, args, name: str) -> None:
 
 def add_parser(sub) -> None:
     from core.analysis.pipeline import AnalysisOptions
-    from core.cli.predict import _model_choice
     from core.faces.nms import DETECTOR_NAMES
 
     default_detector = AnalysisOptions().detector  # the photo pipeline's default, whatever it is
@@ -82,8 +83,7 @@ def add_parser(sub) -> None:
     every.add_argument("--every", type=positive_int, metavar="N", help="sample frames 0, N, 2N, ...")
     every.add_argument("--every-seconds", type=_positive_float, metavar="S",
                        help=f"sample a frame every S seconds (default {media.DEFAULT_EVERY_SECONDS})")
-    p.add_argument("--model", default="both", type=_model_choice, metavar="{cnn,deepface,both,NAME}",
-                   help="cnn, deepface, both (default), or a registered model's name")
+    add_model_arguments(p, "that classify every face")
     p.add_argument("--detector", default=default_detector, choices=DETECTOR_NAMES,
                    help=f"face detector (default {default_detector})")
     p.add_argument("--csv", metavar="OUT", help="write the rows to this CSV file (else CSV to stdout)")
@@ -91,5 +91,4 @@ def add_parser(sub) -> None:
     p.add_argument("--max-frames", type=positive_int, default=media.MAX_FRAMES,
                    help=f"stop after this many sampled frames (default {media.MAX_FRAMES})")
     p.add_argument("--min-face-size", type=positive_int, default=40, help="ignore faces smaller than this (pixels)")
-    p.add_argument("--model-dir", help="CNN model folder (default: $EMOTION_MODEL_DIR, else models/fer2013_cnn)")
     p.set_defaults(func=run)

@@ -35,8 +35,8 @@ def eval_dir(models_dir: str | Path, model_name: str, dataset_name: str, split: 
 
 
 def model_identity(classifier) -> tuple[str, str]:
-    """(name, kind) for the artifacts: the model folder's name for a CNN, ``deepface`` for DeepFace."""
-    name = getattr(classifier, "model_id", None) or getattr(classifier, "name", type(classifier).__name__)
+    """(id, kind) for the artifacts: the model's one id (its record's name) and its family."""
+    name = getattr(classifier, "name", type(classifier).__name__)
     return name, getattr(classifier, "kind", name)
 
 

@@ -3,15 +3,14 @@
 A classifier turns face crops into probabilities (``predict``) and carries its identity, so that
 no caller needs to know its concrete class:
 
-* ``name``: its key in results (``"cnn"``, ``"deepface"``, or a registered model's name);
-* ``model_id``: the name of its artifacts folder (``models/<model_id>/``), e.g. ``fer2013_cnn``;
-* ``kind``: the family, e.g. ``"cnn"`` or ``"deepface"``;
-* ``display_name`` and ``labels``;
-* ``capabilities``: optional extra abilities, named by the constants below.
+* ``name``: its id, the one of its record in :mod:`core.models.registry` (the key of its results, its
+  artifacts folder ``models/<name>/``, its CSV columns), e.g. ``fer2013_cnn``;
+* ``kind``: the family, e.g. ``"keras-cnn"`` or ``"deepface"``;
+* ``labels``, and ``record``: everything else known about it (display name, colour, capabilities);
+* ``capabilities``: optional extra code paths, named by the constants below.
 """
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -54,20 +53,15 @@ class EmotionClassifier(ABC):
     temperature: float | None = None
 
     @property
-    def model_id(self) -> str:
-        return getattr(self, "_model_id", None) or self.name
+    def record(self):
+        """This model's :class:`~core.models.record.ModelSpec` (a bare one when it is not registered)."""
+        from core.models import registry
 
-    @model_id.setter
-    def model_id(self, value: str) -> None:
-        self._model_id = value
+        return registry.describe(self.name)
 
     @property
     def display_name(self) -> str:
-        return getattr(self, "_display_name", None) or self.name
-
-    @display_name.setter
-    def display_name(self, value: str) -> None:
-        self._display_name = value
+        return self.record.title
 
     def can(self, capability: str) -> bool:
         return capability in self.capabilities
@@ -102,10 +96,3 @@ def to_bgr(face: np.ndarray) -> np.ndarray:
     if face.shape[2] == 4:
         return cv2.cvtColor(face, cv2.COLOR_BGRA2BGR)
     return face
-
-
-def timed_predict(classifier: EmotionClassifier, faces: Sequence[np.ndarray]) -> tuple[np.ndarray, float]:
-    """``classifier.predict(faces)`` and the wall time it took, in milliseconds."""
-    start = time.perf_counter()
-    probabilities = classifier.predict(faces)
-    return probabilities, (time.perf_counter() - start) * 1000.0

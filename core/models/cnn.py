@@ -36,7 +36,7 @@ class CnnClassifier(CompiledForward, EmotionClassifier):
     kind = "cnn"
     capabilities = frozenset({ARRAY_BATCHES})
 
-    def __init__(self, model_dir: str | Path, batch_size: int = 64, name: str = "cnn"):
+    def __init__(self, model_dir: str | Path, batch_size: int = 64, name: str | None = None):
         import keras
 
         model_dir = Path(model_dir)
@@ -61,9 +61,7 @@ class CnnClassifier(CompiledForward, EmotionClassifier):
         if self.model.output_shape[-1] != len(self.labels):
             raise ModelUnavailable(f"{model_dir}: model has {self.model.output_shape[-1]} outputs "
                                    f"but model.json lists {len(self.labels)} labels")
-        self.name = name
-        self.model_id = model_dir.name
-        self.display_name = "CNN"
+        self.name = name or model_dir.name
         self.model_dir = model_dir
         self.compile_forward(self.input_size, batch_size)
 

@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import Sequence
 
+import cv2
 import numpy as np
 
 from core.labels import FER2013_LABELS
@@ -64,7 +65,6 @@ class DeepFaceClassifier(EmotionClassifier):
             raise ModelUnavailable(f"DeepFace cannot load its emotion model: {exc}") from None
         self._deepface = DeepFace
         self.name = "deepface"
-        self.display_name = "DeepFace"
         self.labels = FER2013_LABELS
         self.detector_backend = detector_backend
         self.weights_path = path
@@ -114,8 +114,6 @@ class DeepFaceClassifier(EmotionClassifier):
     def explainer(self) -> Explainer | None:
         """DeepFace's emotion network (tf_keras) with the preprocessing ``analyze(detector_backend="skip")``
         applies (letterboxed to a square first)."""
-        from core.analysis.gradcam import deepface_preprocess
-
         try:
             from deepface.modules import modeling
 
@@ -155,3 +153,24 @@ def deepface_card(labels: Sequence[str] = FER2013_LABELS):
                "weights": {"file": WEIGHTS_FILE, "source": WEIGHTS_URLS[0]},
                "deepface_version": deepface_version,
                "published": DEEPFACE_PUBLISHED})
+
+
+def deepface_preprocess(faces: Sequence[np.ndarray]) -> np.ndarray:
+    """Face crops -> DeepFace's emotion input (n, 48, 48, 1), as ``DeepFace.analyze(detector_backend="skip")``
+    prepares them: BGR scaled to [0, 1], letterboxed to 224x224 (``GradCam(letterbox=True)``),
+    grayscale, resized to 48x48."""
+    from deepface.modules.preprocessing import resize_image
+
+    batch = np.empty((len(faces), 48, 48, 1), np.float32)
+    for i, face in enumerate(faces):
+        if face.size == 0:
+            raise ValueError("empty face crop")
+        if face.ndim == 2 or face.shape[2] == 1:
+            face = cv2.cvtColor(face.reshape(face.shape[:2]), cv2.COLOR_GRAY2BGR)
+        elif face.shape[2] == 4:
+            face = cv2.cvtColor(face, cv2.COLOR_BGRA2BGR)
+        image = face / 255.0 if face.max() > 1 else face.astype(np.float64)
+        square = resize_image(image, target_size=(224, 224))[0]
+        gray = cv2.cvtColor(square, cv2.COLOR_BGR2GRAY)
+        batch[i, ..., 0] = cv2.resize(gray, (48, 48))
+    return batch

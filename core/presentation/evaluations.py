@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from core.evaluation.metrics import MAX_TOP_CONFUSIONS, top_confusions
+from core.models import registry
 from core.presentation.artifacts import ArtifactError, _numeric, models_root, read_csv, read_json
 
 PREDICTION_COLUMNS = ("path", "true", "predicted", "confidence")
@@ -47,15 +48,15 @@ class EvalRef:
 
 
 def find_evaluations(root: str | Path | None = None, extra_model_dirs=()) -> dict[str, dict[str, EvalRef]]:
-    """Stored evaluations by split key, then model name: scans ``<root>/*/eval/*/metrics.json``
-    and ``<folder>/eval/*/metrics.json`` for each of ``extra_model_dirs`` (e.g. a CNN folder
-    outside the root).
+    """Stored evaluations by split key, then model id (its record's, :func:`registry.for_folder`):
+    scans ``<folder>/eval/*/metrics.json`` for each of ``extra_model_dirs`` (e.g. a CNN folder
+    outside the root; these come first, so the app's CNN keeps its id) and ``<root>/*/eval/*/metrics.json``.
 
     Keys are sorted; FER2013's PrivateTest (the report split) comes first when present.
     """
     root = Path(root) if root is not None else models_root()
-    folders = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    folders += [Path(p) for p in extra_model_dirs]
+    folders = [Path(p) for p in extra_model_dirs]
+    folders += sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
     found: dict[str, dict[str, EvalRef]] = {}
     seen: set[Path] = set()
     for folder in folders:
@@ -66,14 +67,16 @@ def find_evaluations(root: str | Path | None = None, extra_model_dirs=()) -> dic
         if resolved in seen or not folder.is_dir():
             continue
         seen.add(resolved)
+        model = registry.for_folder(folder).name
         for metrics in sorted(folder.glob("eval/*/metrics.json")):
             eval_dir = metrics.parent
-            found.setdefault(eval_dir.name, {}).setdefault(folder.name, EvalRef(folder.name, eval_dir.name, eval_dir))
+            found.setdefault(eval_dir.name, {}).setdefault(model, EvalRef(model, eval_dir.name, eval_dir))
 
     def order(key: str):
         return (0 if key.lower() == "fer2013-privatetest" else 1, key.lower())
 
-    return {key: dict(sorted(found[key].items())) for key in sorted(found, key=order)}
+    return {key: dict(sorted(found[key].items(), key=lambda item: registry.sort_key(item[0])))
+            for key in sorted(found, key=order)}
 
 
 def _number(value: Any) -> bool:

