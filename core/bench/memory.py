@@ -6,9 +6,10 @@ alone: ``python -m core.bench.memory [--write]``).
   photos (face detection first, on 128 5-megapixel JPEG portraits). The process's resident memory is
   sampled every 5 ms; the peak above the baseline (models loaded and warm) must stay under
   :data:`LIMIT_MIB`.
-* ``compare_remove_all``: the Compare page (Streamlit's AppTest, in a child process: ``core`` itself
-  never imports Streamlit) with the session's photo cap reached by 5-megapixel JPEGs, analysed; Python's
-  traced memory (``tracemalloc``, numpy arrays included) with them, and after "Remove all".
+* ``compare_remove_all``: the Compare page (Streamlit's AppTest, run by benchmarks/compare_session.py in
+  a child process: ``core`` never imports Streamlit) with the session's photo cap reached by 5-megapixel
+  JPEGs, analysed; Python's traced memory (``tracemalloc``, numpy arrays included) with them, and after
+  "Remove all".
 """
 from __future__ import annotations
 
@@ -121,53 +122,15 @@ def _your_data_child(count: int = COUNT) -> dict:
     return out
 
 
-def _compare_child() -> dict:
-    """In the child: the Compare page in AppTest, the photo cap reached with 5 MP photos, then Remove all."""
-    import gc
-    import tracemalloc
-
-    import cv2
-    import numpy as np
-    from streamlit.testing.v1 import AppTest
-
-    from core.media.images import example_photo
-    from pages.compare import MAX_PHOTOS
-
-    face = cv2.resize(example_photo(), (FIVE_MP[1], FIVE_MP[1]), interpolation=cv2.INTER_CUBIC)
-    base = cv2.copyMakeBorder(face, 0, 0, 0, FIVE_MP[0] - FIVE_MP[1], cv2.BORDER_REPLICATE)
-    photos = [(f"photo{i}.jpg", cv2.imencode(".jpg", np.roll(base, 7 * i, axis=1))[1].tobytes(), "image/jpeg")
-              for i in range(MAX_PHOTOS)]
-    at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "compare.py"), default_timeout=600)
-    at.run()
-    at.run()  # models loaded and cached
-    gc.collect()
-    tracemalloc.start()
-    empty = tracemalloc.get_traced_memory()[0]
-    at.get("file_uploader")[0].set_value(photos)
-    at.run()
-    gc.collect()
-    held = tracemalloc.get_traced_memory()[0]
-    shown = sum("— 1 face" in e.proto.label for e in at.expander)
-    at.button(key="remove_all").click()
-    at.run()
-    gc.collect()
-    after = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    return {"photos": len(photos), "photos_analysed": shown, "photo_mib_each": round(len(photos[0][1]) / 2**20, 2),
-            "photo_size": f"{FIVE_MP[0]}x{FIVE_MP[1]}",
-            "held_mib": round((held - empty) / 2**20, 1), "after_remove_all_mib": round((after - empty) / 2**20, 1),
-            "what": "Python's traced memory (tracemalloc, numpy included) of the Compare page's session above its "
-                    "state before the upload: with the session's photo cap reached and analysed, and after Remove all"}
-
-
 def _child(kind: str, count: int = COUNT) -> dict:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     if "DEEPFACE_HOME" not in env:
         from core.bench.standins import resolve_deepface_home
 
         env["DEEPFACE_HOME"] = str(resolve_deepface_home()[0])
-    proc = subprocess.run([sys.executable, "-m", "core.bench.memory", "--child", kind, "--count", str(count)],
-                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    command = ([sys.executable, str(PROJECT_ROOT / "benchmarks" / "compare_session.py")] if kind == "compare" else
+               [sys.executable, "-m", "core.bench.memory", "--child", kind, "--count", str(count)])
+    proc = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=1800)
     try:
         return json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
@@ -183,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m core.bench.memory", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--child", choices=["your_data", "compare"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["your_data"], help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, default=COUNT, help=f"images in each Your data zip (default {COUNT})")
     parser.add_argument("--write", action="store_true", help="also store the figures in benchmarks/results.json")
     args = parser.parse_args(argv)
@@ -191,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         from core.console import import_tensorflow_quietly
 
         import_tensorflow_quietly()
-        result = _your_data_child(args.count) if args.child == "your_data" else _compare_child()
-        print(json.dumps(result))
+        print(json.dumps(_your_data_child(args.count)))
         return 0
     result = measure_memory(args.count)
     print(json.dumps(result, indent=2))
