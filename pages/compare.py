@@ -13,6 +13,7 @@ import streamlit as st
 from core.analysis.pipeline import AnalysisOptions
 from core.faces.nms import DEFAULT_DETECTOR, DETECTOR_NAMES
 from core.media.images import FILE_TYPES, MAX_PIXELS, example_photo
+from core.models import registry
 from core.presentation import charts, tables
 from core.presentation.annotate import png_bytes
 from core.presentation.photos import LruCache, analyse_photo, no_face_advice, payload_digest
@@ -62,17 +63,20 @@ def sidebar() -> tuple[list[str], AnalysisOptions, str | None, bool]:
                            format_func={"report": "say so", "whole_image": "classify the whole image"}.get)
         min_face = st.slider("Minimum face size (pixels)", 20, 400, 40, step=10, key="opt_min_face",
                              help="Faces smaller than this (in the full-resolution photo) are ignored.")
+        own = [registry.describe(name).title for name in chosen if registry.describe(name).full_photo]
         deepface_mode = st.radio(
-            "DeepFace sees", ["crops", "full"], key="opt_deepface_mode", disabled="deepface" not in chosen,
+            f"{' and '.join(own) or 'Models with their own detector'} see{'s' if len(own) == 1 else ''}",
+            ["crops", "full"], key="opt_deepface_mode", disabled=not own,
             format_func={"crops": "our face crops", "full": "the whole photo, with its own detector"}.get,
-            help="Crops: DeepFace classifies the faces our detector found (like for like). Whole photo: DeepFace "
-                 "runs as it ships; its boxes are drawn in orange and matched to ours by overlap.")
+            help="Crops: the model classifies the faces our detector found (like for like). Whole photo: it runs "
+                 "as it ships, with its own detector and alignment; its boxes are drawn in its colour and matched "
+                 "to ours by overlap.")
         st.subheader("Heat maps")
         show_maps = st.toggle("Show Grad-CAM heat maps", value=True, key="opt_heatmaps",
                               help="Under each face, one map per model: bright where the face drove its answer.")
         emotion = st.selectbox("Heat maps for", ["(each model's answer)", *tables_labels()], key="opt_heat_emotion",
                                disabled=not show_maps)
-    options = AnalysisOptions(no_face=no_face, deepface_mode=deepface_mode if "deepface" in chosen else "crops",
+    options = AnalysisOptions(no_face=no_face, deepface_mode=deepface_mode if own else "crops",
                               min_face_size=int(min_face), detector=detector, calibrated=calibrated,
                               face_crops=face_crops)
     return chosen, options, None if emotion.startswith("(") else emotion, show_maps
@@ -282,8 +286,8 @@ def show_face(models, photo_key: tuple, face: dict, crop: np.ndarray, explain_cr
                 prediction = predictions.get(model)
                 name = charts.display_name(model)
                 if prediction is None:
-                    why = ("DeepFace's detector found no face here"
-                           if model == "deepface" and options.deepface_mode == "full" else "no result")
+                    why = (f"{name}'s own detector found no face here"
+                           if registry.describe(model).full_photo and options.deepface_mode == "full" else "no result")
                     st.metric(name, "—", help=why)
                     continue
                 calibrated = " (calibrated)" if prediction.get("temperature") else ""
@@ -333,11 +337,8 @@ def main() -> None:
     st.caption("Upload photos, snap one with your webcam or try the example: every face is boxed and numbered, "
                "and every model's emotion probabilities are shown side by side.")
     if not ready_models():
-        from core.models import registry
-
         for name, status in registry.available().items():
-            st.warning(f"**{charts.display_name(registry.resolve(name).key)} is unavailable.** {status.reason}",
-                       icon=":material/warning:")
+            st.warning(f"**{charts.display_name(name)} is unavailable.** {status.reason}", icon=":material/warning:")
         st.error("No model could be loaded, so photos cannot be analysed yet (see above for what to do).")
         st.stop()
     chosen, options, heat_emotion, show_maps = sidebar()
@@ -345,14 +346,11 @@ def main() -> None:
         st.info("Choose at least one model in the sidebar.", icon=":material/tune:")
         st.stop()
     models = load_model_set(chosen)
-    from core.models import registry
-
     failed = dict(models.unavailable)  # chosen, ready, but would not load
     for name, status in registry.available().items():
         if not status.ready:
-            key = registry.resolve(name).key
-            models.unavailable.setdefault(key, status.reason)  # listed in the JSON download too
-            st.info(f"**{charts.display_name(key)} is unavailable here**, so it is not offered. {status.reason}",
+            models.unavailable.setdefault(name, status.reason)  # listed in the JSON download too
+            st.info(f"**{charts.display_name(name)} is unavailable here**, so it is not offered. {status.reason}",
                     icon=":material/info:")
     for name, reason in failed.items():
         st.warning(f"**{charts.display_name(name)} is unavailable.** {reason}", icon=":material/warning:")
