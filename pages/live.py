@@ -12,6 +12,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from core.analysis.live import DEFAULT_LIVE_DETECTOR, HISTORY_S, LiveProcessor, ice_configuration
 from core.faces.nms import DETECTOR_NAMES
+from core.presentation.charts import display_name
 from core.presentation.timelines import readout_table, timelines
 from pages import runtime
 from pages.common import models_or_stop
@@ -22,27 +23,30 @@ DETECTOR_HELP = {"haar": "Haar cascade (OpenCV): finds small faces, ~100 ms a fr
                  "blazeface-or-haar": "BlazeFace, Haar when it finds nothing",
                  "blazeface+haar": "both (most faces, ~70 ms a frame)"}
 
-def sidebar() -> tuple[str, int]:
-    """The face detector and the smallest face, from the sidebar."""
+def sidebar() -> tuple[str, int, bool]:
+    """The face detector, the smallest face and whether probabilities are calibrated, from the sidebar."""
     with st.sidebar:
         st.subheader("Live options")
         detector = st.selectbox("Face detector", DETECTOR_NAMES, index=DETECTOR_NAMES.index(DEFAULT_LIVE_DETECTOR),
                                 key="live_detector", format_func=lambda n: f"{n} — {DETECTOR_HELP.get(n, '')}",
                                 help="BlazeFace keeps the frame rate high; Haar also finds small, distant faces.")
         min_face = st.slider("Minimum face size (pixels)", 20, 200, 40, step=10, key="live_min_face")
-    return detector, int(min_face)
+        calibrated = st.toggle("Calibrated probabilities", value=True, key="live_calibrated",
+                               help="Apply each model's fitted temperature, as Compare does, so a frame reads as the "
+                                    "same photo would there. Recorded in the CSV's header note.")
+    return detector, int(min_face), calibrated
 
 
-def session_processor(models, detector: str, min_face: int) -> LiveProcessor:
+def session_processor(models, detector: str, min_face: int, calibrated: bool) -> LiveProcessor:
     """This session's processor, made anew (and the old one ended) when the settings change."""
-    settings = (detector, min_face, tuple(models.analyzer.classifiers))
+    settings = (detector, min_face, calibrated, tuple(models.analyzer.classifiers))
     processor: LiveProcessor | None = st.session_state.get("live_processor")
     if processor is None or st.session_state.get("live_settings") != settings:
         if processor is not None:
             processor.end()
-        # DeepFace at most every 0.4 s: on a busy CPU it would otherwise take the time the CNN's frames need.
+        # Slow models at most every 0.4 s: on a busy CPU they would otherwise take the time the fast ones need.
         processor = LiveProcessor(models.analyzer.classifiers, detector=detector, min_face_size=min_face,
-                                  slow_every_s=0.4)
+                                  slow_every_s=0.4, calibrated=calibrated)
         st.session_state["live_processor"] = processor
         st.session_state["live_settings"] = settings
     return processor
@@ -104,7 +108,7 @@ def readout(processor: LiveProcessor) -> None:
         st.caption(f"{snap.frames} frames processed, {snap.dropped} dropped to stay current; "
                    f"face detection ({processor.detector_name}) {snap.detect_ms:.1f} ms a frame.")
     for name, message in snap.errors.items():
-        st.error(f"{name} failed: {message}")
+        st.error(f"{display_name(name)} failed: {message}")
 
 
 def chart(processor: LiveProcessor, labels) -> None:
@@ -123,8 +127,9 @@ def session_download(processor: LiveProcessor) -> None:
     rows = len(processor.session_rows())
     st.download_button("Download what was seen (CSV)", processor.csv_bytes(), file_name="live-emotions.csv",
                        mime="text/csv", icon=":material/download:", key="live_csv")
-    st.caption(f"{rows} rows: time (s from START), face number, model, each emotion's probability in percent as "
-               "the model gave it (unsmoothed). Numbers only, from memory; no image is kept."
+    kind = "calibrated by each model's fitted temperature" if processor.calibrated else "raw (no temperature)"
+    st.caption(f"{rows} rows: time (s from START), face number, model id, each emotion's probability in percent as "
+               f"the model gave it (unsmoothed, {kind}). Numbers only, from memory; no image is kept."
                + (" The session hit its row limit; the last part is missing." if processor.session_truncated else ""))
 
 
@@ -132,17 +137,22 @@ def session_download(processor: LiveProcessor) -> None:
 def main() -> None:
     st.title("Live")
     st.caption("Press START: your webcam is streamed to this app, every face is boxed and labelled by every model "
-               "on every processed frame (DeepFace as fast as it keeps up, its latest answer held), smoothed over "
+               "on every processed frame (slow ones as fast as they keep up, their latest answer held), smoothed over "
                "about half a second. Frames stay in memory and are never saved; STOP offers a CSV of what was seen.")
     models = models_or_stop("the stream")
-    detector, min_face = sidebar()
-    processor = session_processor(models, detector, min_face)
+    detector, min_face, calibrated = sidebar()
+    processor = session_processor(models, detector, min_face, calibrated)
+    every = [display_name(n) for n in processor.fast]
+    worker = [display_name(n) for n in processor.slow]
+    st.caption(f"Models: {', '.join(every) or 'none'} on every processed frame"
+               + (f"; {', '.join(worker)} on a worker thread, as fast as it keeps up" if worker else "")
+               + (" · probabilities calibrated" if calibrated else " · raw probabilities") + ".")
     rtc = rtc_configuration()
     video_column, readout_column = st.columns([3, 2], gap="medium")
     with video_column:
         playing = stream(processor, rtc)
     if st.session_state.get("live_was_playing") and not playing:
-        processor.end()  # STOP: the DeepFace thread ends now, the seconds stop counting
+        processor.end()  # STOP: the slow models' thread ends now, the seconds stop counting
     st.session_state["live_was_playing"] = playing
     refresh_s = 1.0 if playing else None  # the readout and chart update every second while streaming
     with readout_column:

@@ -14,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 
 from core.data import roots as data_roots
 from core.evaluation.metrics import metric_labels
+from core.models import registry
 from core.presentation import artifacts, charts, tables
 from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import (
@@ -28,10 +29,8 @@ from core.presentation.places import place
 from pages import runtime
 from pages.common import (
     dataset_folder_problem,
-    display_labeler,
-    evaluation_kinds,
+    load_classifier,
     model_folder,
-    ordered_models,
     read,
     server_data_roots,
     show_artifact_error,
@@ -115,17 +114,15 @@ def enlarge(gray: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(gray).resize((gray.shape[1] * 2, gray.shape[0] * 2), Image.Resampling.NEAREST))
 
 
-@st.cache_resource(show_spinner="Loading the model for Grad-CAM (first time only)…", max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def _grad_cam(model: str, folder: str, stamp: tuple):
-    """(GradCam, labels) for an evaluated model, or (None, why not). ``stamp`` only keys the cache."""
+    """(GradCam, labels) for an evaluated model, or (None, why not). ``stamp`` only keys the cache; the
+    model itself comes from the app's one model cache."""
     from core.analysis.gradcam import GradCam
-    from core.models import registry
-    from core.models.base import ModelUnavailable
 
-    try:
-        classifier = registry.get(model if model in registry.names() else folder)
-    except ModelUnavailable as exc:
-        return None, str(exc)
+    classifier = load_classifier(model if model in registry.names() else folder)
+    if isinstance(classifier, str):
+        return None, classifier
     parts = classifier.explainer()
     if parts is None:
         return None, f"{model} is not a Keras network, so it has no Grad-CAM map"
@@ -316,14 +313,14 @@ def one_model_view(view: View) -> None:
     table_and_download(view, rows, shown, f"mistakes_{key}_{true}_as_{predicted}.csv", "mistakes")
 
 
-def read_frames(refs: dict, kinds: dict[str, str], cnn_folder: Path) -> dict[str, pd.DataFrame]:
+def read_frames(refs: dict) -> dict[str, pd.DataFrame]:
     """Each model's readable predictions, in the order every page shows the models."""
     frames = {}
-    for name in ordered_models(refs, kinds, cnn_folder):
+    for name, ref in refs.items():
         try:
-            frames[name] = read("predictions", refs[name].path)
+            frames[name] = read("predictions", ref.path)
         except ArtifactError as error:
-            show_artifact_error(error, f"{charts.display_name(kinds[name])} predictions")
+            show_artifact_error(error, f"{charts.display_name(name)} predictions")
     return frames
 
 
@@ -335,8 +332,8 @@ def main() -> None:
     root, cnn_folder = artifacts.models_root(), artifacts.model_dir()
     evaluations = stored_predictions(root, cnn_folder)
     if not evaluations:
-        st.info(f"No stored predictions under `{place(root)}` yet (looked for `*/eval/*/predictions.csv`). They are written "
-                f"by `make evaluate` (the CNN) and `make evaluate-deepface` (DeepFace, on a machine with its weights).",
+        st.info(f"No stored predictions under `{place(root)}` yet (looked for `*/eval/*/predictions.csv`). "
+                + " ".join(f"{spec.title}: {spec.evaluate_hint}." for spec in registry.specs()),
                 icon=":material/hourglass_top:")
         return
     dataset_dir, folder_problem = dataset_folder()
@@ -344,11 +341,10 @@ def main() -> None:
     left, middle = st.columns(2)
     key = left.selectbox("Dataset and split", list(evaluations), format_func=split_label, key="mistakes_split")
     refs = evaluations[key]
-    kinds = evaluation_kinds(refs)
-    frames = read_frames(refs, kinds, cnn_folder)
+    frames = read_frames(refs)
     if not frames:
         return
-    label = display_labeler(kinds, cnn_folder)
+    label = charts.display_name
     views = ["Mistakes of one model", "Where models disagree"] if len(frames) > 1 else ["Mistakes of one model"]
     chosen = middle.segmented_control("View", views, default=views[0], required=True, key="mistakes_view",
                                       help="Where models disagree: test images one model got right and another wrong.")
@@ -356,9 +352,9 @@ def main() -> None:
                           help="Computed for the faces on this page, then cached. Bright: the parts of the face that "
                                "pushed the model towards its answer most; dark: no influence. One colour scale for "
                                "every model.")
-    if "deepface" not in kinds.values():
-        st.caption("DeepFace's predictions appear here once `make evaluate-deepface` has been run on a machine with "
-                   "its weights.")
+    for spec in registry.specs():
+        if spec.name not in refs:
+            st.caption(f"{spec.title}'s predictions appear here once its evaluation exists: {spec.evaluate_hint}.")
     view = View(key, refs, frames, label, dataset_dir, folder_problem, show_maps)
     if chosen == "Where models disagree":
         disagreement_view(view)

@@ -30,7 +30,8 @@ APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 TIMEOUT = 180  # seconds per script run: the first one imports TensorFlow (and DeepFace)
 LABELS = list(FER2013_LABELS)
 KEY = "fer2013-PrivateTest"
-DEEPFACE_SENTENCE = "DeepFace's scores appear once `make evaluate-deepface` has been run on a machine with its weights"
+DEEPFACE_SENTENCE = ("**DeepFace** has no evaluation on fer2013 / PrivateTest yet: run `make evaluate-deepface` on a "
+                     "machine with its weights")
 
 
 # --------------------------------------------------------------------------- artifacts
@@ -352,14 +353,14 @@ def test_uploads_without_deepface(app_env, without_deepface, astronaut, download
     rows = list(csv.DictReader(io.StringIO(downloads(at.download_button(key="download_csv")).decode())))
     assert len(rows) == 4
     face = next(r for r in rows if r["image"] == "astronaut.jpg")
-    assert face["face"] == "1" and face["cnn_emotion"] == cnn[0]
-    assert abs(sum(float(face[f"cnn_{l}"]) for l in LABELS) - 100) < 0.1
+    assert face["face"] == "1" and face["fer2013_cnn_emotion"] == cnn[0]  # columns named by the model's id
+    assert abs(sum(float(face[f"fer2013_cnn_{l}"]) for l in LABELS) - 100) < 0.1
     assert {r["image"]: r["error"] for r in rows if r["error"]}.keys() == {"not_an_image.png", "cut.jpg"}
 
     payload = json.loads(downloads(at.download_button(key="download_json")))
-    assert "deepface" in payload["unavailable"] and "cnn" in payload["models"]
+    assert "deepface" in payload["unavailable"] and "fer2013_cnn" in payload["models"]
     results = {r["image"]: r for r in payload["results"]}
-    assert results["astronaut.jpg"]["faces"][0]["models"]["cnn"]["dominant_emotion"] == cnn[0]
+    assert results["astronaut.jpg"]["faces"][0]["models"]["fer2013_cnn"]["dominant_emotion"] == cnn[0]
     assert results["blank.png"]["no_face_found"] is True and results["blank.png"]["faces"] == []
     assert "error" in results["cut.jpg"]
 
@@ -406,7 +407,7 @@ def test_webcam_snapshot_with_both_models(app_env, with_deepface, astronaut, dow
     assert [t["name"] for t in bars] == ["CNN", "DeepFace"]
     assert all(abs(sum(t["y"]) - 100) < 0.1 for t in bars)
     face = json.loads(downloads(at.download_button(key="download_json")))["results"][0]["faces"][0]
-    assert set(face["models"]) == {"cnn", "deepface"} and face["agree"] is agree
+    assert set(face["models"]) == {"fer2013_cnn", "deepface"} and face["agree"] is agree
     assert all(m["time_ms"] > 0 for m in face["models"].values())
 
 

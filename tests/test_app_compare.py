@@ -205,22 +205,22 @@ def test_n_models_agreement_bars_and_heat_maps(app_env, with_deepface, astronaut
     agree", one heat map per model (DeepFace's stand-in weights: plumbing, not accuracy)."""
     from core.models import registry
 
-    registry.register(registry.folder_spec(tiny_model_dir, name="cnn_twin", result_key="cnn_twin"), replace=True)
+    registry.register(registry.folder_spec(tiny_model_dir, name="cnn_twin"), replace=True)
     try:
         at = run_app()
         offered = at.sidebar.multiselect(key="opt_models").options
-        assert {"CNN (fer2013_cnn)", "DeepFace", "CNN (cnn_twin)"} <= set(offered)  # every ready model
+        assert {"CNN", "DeepFace", "CNN (cnn_twin)"} <= set(offered)  # every ready model
         choose_models(at, "fer2013_cnn", "deepface", "cnn_twin")
         upload(at, ("face.png", png(astronaut), "image/png"))
         bars = plotly_specs(at)[0]["data"]
-        assert [t["name"] for t in bars] == ["CNN", "DeepFace", "cnn_twin"]
+        assert [t["name"] for t in bars] == ["CNN", "DeepFace", "CNN (cnn_twin)"]
         values = metric_values(at)
-        votes = [values["CNN"][0], values["DeepFace"][0], values["cnn_twin"][0]]
-        assert values["CNN"] == values["cnn_twin"]  # the same network
+        votes = [values["CNN"][0], values["DeepFace"][0], values["CNN (cnn_twin)"][0]]
+        assert values["CNN"] == values["CNN (cnn_twin)"]  # the same network
         top = max(set(votes), key=votes.count)
         assert f"{votes.count(top)} of 3 agree: {top}" in texts(at)
         maps = heat_map_captions(at)
-        assert sorted(c.split(" · ")[0] for c in maps) == ["CNN", "DeepFace", "cnn_twin"]
+        assert sorted(c.split(" · ")[0] for c in maps) == ["CNN", "CNN (cnn_twin)", "DeepFace"]
         assert all(c.endswith("%") and c.split(" · ")[1].split()[0] in LABELS for c in maps)
         row = csv_rows(at, downloads)[0]
         assert row["agreement"] == f"{votes.count(top)} of 3 agree: {top}"
@@ -244,10 +244,10 @@ def test_calibrated_switch_changes_the_probabilities(app_env, without_deepface, 
     assert_ok(at)
     off = json.loads(downloads(at.download_button(key="download_json")))["results"][0]
     assert on["options"]["calibrated"] is True and off["options"]["calibrated"] is False
-    p_on, p_off = on["faces"][0]["models"]["cnn"], off["faces"][0]["models"]["cnn"]
+    p_on, p_off = on["faces"][0]["models"]["fer2013_cnn"], off["faces"][0]["models"]["fer2013_cnn"]
     assert p_on["temperature"] == 3.0 and p_off["temperature"] is None
     assert p_on["confidence"] < p_off["confidence"]  # T = 3 softens
     assert p_on["emotion"] != p_off["emotion"]
     row = csv_rows(at, downloads)[0]
-    assert row["cnn_calibrated"] == "" and json.loads(row["options"])["calibrated"] is False
-    assert float(row["cnn_confidence"]) == pytest.approx(p_off["confidence"] * 100, abs=1e-3)  # percent
+    assert row["fer2013_cnn_calibrated"] == "" and json.loads(row["options"])["calibrated"] is False
+    assert float(row["fer2013_cnn_confidence"]) == pytest.approx(p_off["confidence"] * 100, abs=1e-3)  # percent

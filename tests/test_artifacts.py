@@ -171,17 +171,6 @@ def test_run_progress(monkeypatch, tmp_path):
     assert len(artifacts.run_progress("fer2013_cnn")["history"]) == 3
 
 
-def test_model_kind():
-    assert artifacts.model_kind(meta={"kind": "deepface"}) == "deepface"
-    assert artifacts.model_kind(meta={"kind": "keras-cnn"}) == "cnn"
-    assert artifacts.model_kind(metrics={"model_kind": "deepface"}, meta={"kind": "keras-cnn"}) == "deepface"
-    assert artifacts.model_kind(name="deepface") == "deepface"
-    assert artifacts.model_kind() == "cnn"
-
-
-# --------------------------------------------------------------------------- evaluations
-
-
 def test_find_evaluations(tmp_path):
     root = tmp_path / "models"
     for model, key in (("fer2013_cnn", "fer2013-PrivateTest"), ("deepface", "fer2013-PrivateTest"),

@@ -64,7 +64,7 @@ def test_zip_upload_gives_the_figures_and_the_download(app_env, downloads):  # n
     at = upload(run_app("data"), "holiday.zip", labelled_zip(per_class=4, contempt=2))
     assert_ok(at)
     assert not at.error, [e.value for e in at.error]
-    expected = ["tiny_cnn", "constant"] + (["fer_minixception"] if registry.available()["fer_minixception"].ready
+    expected = ["fer2013_cnn", "constant"] + (["fer_minixception"] if registry.available()["fer_minixception"].ready
                                               else [])
     text = page_text(at)
     assert "30 images of holiday" in text

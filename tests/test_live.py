@@ -313,3 +313,29 @@ def test_the_drawing_is_a_copy_and_boxes_the_face():
     assert np.array_equal(frame, FRAME)  # the input is untouched
     assert not np.array_equal(drawn[LEFT.y + 60, LEFT.x - 1:LEFT.x + 3], FRAME[LEFT.y + 60, LEFT.x - 1:LEFT.x + 3])
     assert np.array_equal(drawn[400:, 300:], FRAME[400:, 300:])  # away from the face: untouched
+
+
+def test_a_frame_reads_as_compare_reads_the_same_image(tiny_model_dir, astronaut, monkeypatch):
+    """One classification step: Live's calibrated probabilities for a fixed frame equal Compare's
+    (Analyzer.analyze) for that image, face for face; with calibration off both are the raw ones."""
+    from core.analysis.pipeline import AnalysisOptions, Analyzer
+    from core.models.cnn import CnnClassifier
+
+    monkeypatch.setattr(CnnClassifier, "temperature", 2.5, raising=False)  # as if model.json held one
+    classifiers = {"fer2013_cnn": CnnClassifier(tiny_model_dir, name="fer2013_cnn")}
+    confidence = {}
+    for calibrated in (True, False):
+        photo = Analyzer(classifiers).analyze(astronaut, options=AnalysisOptions(detector="blazeface",
+                                                                                 calibrated=calibrated))
+        live = LiveProcessor(classifiers, detector="blazeface", calibrated=calibrated)
+        live.process(astronaut, now=0.0)
+        (row,) = live.session_rows()
+        (face,) = photo.faces
+        expected = face.predictions["fer2013_cnn"]
+        assert expected.temperature == (2.5 if calibrated else None)
+        for label, p in zip(expected.labels, expected.probabilities):
+            assert row[f"p_{label}"] == pytest.approx(p * 100, abs=0.006)
+        assert row["dominant_emotion"] == expected.dominant
+        confidence[calibrated] = expected.confidence
+        live.end()
+    assert confidence[True] < confidence[False]  # T = 2.5 softens: a path that skipped it would differ

@@ -29,8 +29,8 @@ def metrics(accuracy: float, counts, **extra) -> dict:
 
 
 COUNTS = [[8, 1, 1], [0, 10, 0], [3, 0, 7]]
-CNN = ModelScores(name="fer2013_cnn", label="CNN", metrics=metrics(0.8333, COUNTS), kind="cnn")
-DEEPFACE = ModelScores(name="deepface", label="DeepFace", metrics=metrics(0.5, COUNTS), kind="deepface")
+CNN = ModelScores(name="fer2013_cnn", metrics=metrics(0.8333, COUNTS))
+DEEPFACE = ModelScores(name="deepface", metrics=metrics(0.5, COUNTS))
 
 
 def calibrated(temperature: float | None) -> dict:
@@ -58,18 +58,18 @@ def test_headline_table_in_percent_with_empty_optional_columns_dropped():
 
 
 def test_headline_table_keeps_an_optional_column_one_model_fills():
-    limited = ModelScores(name="x", label="X", metrics=metrics(0.5, COUNTS, limit=20, flip_tta_accuracy=0.52))
+    limited = ModelScores(name="x", metrics=metrics(0.5, COUNTS, limit=20, flip_tta_accuracy=0.52))
     table = report.headline_table([CNN, limited])
     assert table["limit"].tolist()[1] == 20 and table["flip-TTA accuracy"].tolist()[1] == pytest.approx(52.0)
 
 
 def test_headline_table_columns_chosen_by_the_page():
-    yours = ModelScores(name="x", label="X", metrics=metrics(0.5, COUNTS, excluded_labels={"contempt": 2}))
+    yours = ModelScores(name="x", metrics=metrics(0.5, COUNTS, excluded_labels={"contempt": 2}))
     table = report.headline_table([yours], columns=("model", "accuracy", "images", "left out"))
-    assert table.to_dict("records") == [{"model": "X", "accuracy": 50.0, "images": 30, "left out": 2}]
-    split = ModelScores(name="x", label="X", metrics=metrics(0.5, COUNTS), split="fer2013 / PrivateTest")
+    assert table.to_dict("records") == [{"model": "x", "accuracy": 50.0, "images": 30, "left out": 2}]
+    split = ModelScores(name="x", metrics=metrics(0.5, COUNTS), split="fer2013 / PrivateTest")
     assert report.headline_table([split], columns=("model", "dataset / split")).iloc[0].tolist() == [
-        "X", "fer2013 / PrivateTest"]
+        "x", "fer2013 / PrivateTest"]
     assert "left out" not in report.headline_table([CNN], columns=("model", "left out")).columns  # never recorded
 
 
@@ -110,7 +110,7 @@ def test_per_class_table_measure_by_measure_and_the_figure():
 def test_confusions_table_in_percent_or_none():
     table = report.confusions_table(CNN)
     assert table.iloc[0].tolist() == ["sad", "angry", 3, pytest.approx(30.0)]
-    perfect = ModelScores(name="p", label="P", metrics={**CNN.metrics, "top_confusions": []})
+    perfect = ModelScores(name="p", metrics={**CNN.metrics, "top_confusions": []})
     assert report.confusions_table(perfect) is None
 
 
@@ -119,7 +119,7 @@ def test_confusions_table_in_percent_or_none():
 
 def test_reliability_axes_run_from_0_to_100_percent_in_any_width():
     """Non-regression: a full-width diagram on Your data ran its x axis from -50% to 150%."""
-    figure = report.reliability(ModelScores(name="m", label="M", metrics={**CNN.metrics,
+    figure = report.reliability(ModelScores(name="m", metrics={**CNN.metrics,
                                                                          "calibration": calibrated(0.9)}))
     for axis in (figure.layout.xaxis, figure.layout.yaxis):
         assert tuple(axis.range) == (0, 1) and axis.tickformat == ".0%"
@@ -130,7 +130,7 @@ def test_reliability_axes_run_from_0_to_100_percent_in_any_width():
 def test_calibration_before_and_after_temperature():
     section = calibrated(0.9)
     card = {"calibration": {"fitted_on": "PublicTest", "n_images": 3589}}
-    score = ModelScores(name="m", label="M", metrics={**CNN.metrics, "calibration": section}, card=card)
+    score = ModelScores(name="m", metrics={**CNN.metrics, "calibration": section}, card=card)
     figure = report.reliability(score)
     assert [t.name for t in figure.data] == ["perfectly calibrated", "as the model gives them",
                                              "temperature-scaled (T=0.90)"]
@@ -144,7 +144,7 @@ def test_calibration_before_and_after_temperature():
 
 
 def test_calibration_without_temperature_or_without_figures():
-    score = ModelScores(name="deepface", label="DeepFace", metrics={**CNN.metrics, "calibration": calibrated(None)})
+    score = ModelScores(name="deepface", metrics={**CNN.metrics, "calibration": calibrated(None)})
     assert [t.name for t in report.reliability(score).data] == ["perfectly calibrated", "as the model gives them"]
     assert list(report.calibration_table(score).columns) == ["measure", "before"]
     assert "python -m core calibrate --model deepface" in report.calibration_note(score)

@@ -69,7 +69,7 @@ def run(args) -> int:
 
     from core.analysis.calibration import apply_temperature, calibration_report, fit_calibration
     from core.data.datasets import DatasetError, load_dataset
-    from core.evaluation.evaluate import predict_records, write_deepface_model_json
+    from core.evaluation.evaluate import predict_records, write_model_card
     from core.media.images import ImageDecodeError
     from core.models import registry
     from core.models.base import ModelUnavailable
@@ -102,10 +102,11 @@ def run(args) -> int:
     try:
         card = ModelCard.read(folder)
     except ModelCardError as exc:
-        if exc.kind != "missing" or getattr(classifier, "kind", None) != "deepface":
+        written = write_model_card(folder, classifier) if exc.kind == "missing" and classifier is not None else None
+        if written is None:  # only a model that describes itself (DeepFace) gets a new card here
             print(f"error: {exc}", file=sys.stderr)
             return 1
-        card = ModelCard.read(write_deepface_model_json(folder, classifier).parent)
+        card = ModelCard.read(written.parent)
     labels = list(classifier.labels) if classifier is not None else list(card.labels)
 
     probs, truth, source = (None, None, "--recompute given") if args.recompute else \

@@ -69,7 +69,7 @@ def run_labelled(args) -> int:
     ``models/<model>/eval/<dataset>-<split>/`` (or ``--out DIR/<model>/``)."""
     from core import paths
     from core.data.datasets import DatasetError
-    from core.evaluation.evaluate import eval_dir, format_summary, model_identity, write_deepface_model_json
+    from core.evaluation.evaluate import eval_dir, format_summary, model_identity, write_model_card
     from core.evaluation.labelled import evaluate_model, write_result
     from core.media.images import ImageDecodeError
     from core.models import registry
@@ -98,7 +98,7 @@ def run_labelled(args) -> int:
             print(f"error: {name}: {exc}", file=sys.stderr)
             failures += 1
             continue
-        model_name, kind = model_identity(classifier)
+        model_name, _ = model_identity(classifier)
         folder = getattr(classifier, "model_dir", None)
         root = Path(folder).parent if folder is not None else Path(args.models_dir or paths.models_root())
         for split in splits:
@@ -115,8 +115,8 @@ def run_labelled(args) -> int:
             else:
                 out = eval_dir(root, model_name, dataset.name, split)
             write_result(result, out)
-            if kind == "deepface" and args.out is None:
-                write_deepface_model_json(out.parent.parent, classifier)
+            if args.out is None:
+                write_model_card(out.parent.parent, classifier)
             if result.note:
                 print(f"note: {result.note}")
             print(format_summary(result.metrics, out))

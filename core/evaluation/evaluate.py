@@ -109,16 +109,17 @@ def predictions_frame(records, probs: np.ndarray, classifier_labels, labels):
     return frame
 
 
-def write_deepface_model_json(model_dir: str | Path, classifier=None) -> Path:
-    """``models/deepface/model.json``: what DeepFace's emotion model is, and its published figures."""
+def write_model_card(model_dir: str | Path, classifier) -> Path | None:
+    """``model_dir/model.json`` for a model that describes itself (``classifier.model_card()``, e.g.
+    DeepFace's card with its published figures) and has no exporter writing it; None for the others."""
     import contextlib
 
-    from core.labels import FER2013_LABELS
     from core.models.card import ModelCard, ModelCardError
-    from core.models.deepface import deepface_card
 
-    card = deepface_card(getattr(classifier, "labels", FER2013_LABELS))
-    with contextlib.suppress(ModelCardError):  # a fitted temperature (`calibrate --model deepface`) survives
+    card = classifier.model_card() if hasattr(classifier, "model_card") else None
+    if card is None:
+        return None
+    with contextlib.suppress(ModelCardError):  # a fitted temperature (`calibrate --model NAME`) survives
         card.calibration = ModelCard.read(model_dir).calibration
     return card.write(model_dir)
 
@@ -205,8 +206,8 @@ def evaluate(classifier, dataset, split: str, out_dir: str | Path | None = None,
         out.mkdir(parents=True, exist_ok=True)
         atomic_write(out / "predictions.csv", lambda tmp: frame.to_csv(tmp, index=False))
         write_json(out / "metrics.json", metrics)
-        if model_kind == "deepface" and out.parent.name == "eval":  # models/deepface/eval/<dataset>-<split>
-            write_deepface_model_json(out.parent.parent, classifier)
+        if out.parent.name == "eval":  # models/<id>/eval/<dataset>-<split>: the card goes beside it
+            write_model_card(out.parent.parent, classifier)
     return (metrics, frame) if return_predictions else metrics
 
 

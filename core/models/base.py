@@ -73,6 +73,11 @@ class EmotionClassifier(ABC):
     def describe(self) -> dict:
         return {"name": self.name, "labels": list(self.labels)}
 
+    def model_card(self):
+        """A :class:`~core.models.card.ModelCard` describing the model, for models with no exporter of
+        their own (evaluation writes it beside their results), or None (the default)."""
+        return None
+
     def explainer(self) -> Explainer | None:
         """The Keras network behind this classifier for Grad-CAM, or None when it has none to show
         (the default). ``core.analysis.gradcam.GradCam(e.model, preprocess=e.preprocess,

@@ -123,6 +123,9 @@ class DeepFaceClassifier(EmotionClassifier):
             return None
         return Explainer(network, deepface_preprocess, letterbox=True)
 
+    def model_card(self):
+        return deepface_card(self.labels)
+
     def describe(self) -> dict:
         return {"name": self.name, "labels": list(self.labels), "weights": str(self.weights_path),
                 "detector_backend": self.detector_backend}

@@ -81,7 +81,8 @@ class ModelSpec:
     :class:`~core.models.base.ModelUnavailable`; ``availability()`` is cheap (no model is loaded).
 
     Capabilities: ``slow`` models run on Live's worker thread at their own rate; ``explainable`` ones
-    have a Keras network for Grad-CAM; ``calibratable`` ones can take a fitted temperature.
+    have a Keras network for Grad-CAM; ``calibratable`` ones can take a fitted temperature;
+    ``full_photo`` ones can also run their own face detector on a whole photo (Compare's "sees" switch).
     """
 
     name: str
@@ -95,8 +96,10 @@ class ModelSpec:
     slow: bool = False
     explainable: bool = True
     calibratable: bool = True
+    full_photo: bool = False
     provenance: Provenance = Provenance()
     description: str = ""
+    evaluate_hint: str = "run `make evaluate-all` (every ready model, both FER2013 test splits)"
     aliases: tuple[str, ...] = ()
     folder: Callable[[], Path] | None = None  # for models stored in a folder: where it is now
 
@@ -132,6 +135,6 @@ class ModelSpec:
         return {"name": self.name, "display_name": self.title, "kind": self.kind, "color": self.colour,
                 "labels": list(self.labels), "preprocessing": asdict(self.preprocessing),
                 "capabilities": {"slow": self.slow, "explainable": self.explainable,
-                                 "calibratable": self.calibratable},
+                                 "calibratable": self.calibratable, "full_photo": self.full_photo},
                 "provenance": asdict(self.provenance), "description": self.description,
                 "aliases": list(self.aliases)}

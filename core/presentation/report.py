@@ -4,8 +4,9 @@ Pure builders, data in and ``DataFrame`` or ``go.Figure`` out: the Evaluation, Y
 pages all draw what these return (through one renderer, ``pages/report.py``), so a figure looks the
 same on every page. Nothing here imports Streamlit or reads files.
 
-Each model is one :class:`ModelScores`: its metrics, the name the pages show, and what a figure needs
-besides (the colour scale, the model card's fitted temperature, the split for tables across splits).
+Each model is one :class:`ModelScores`: its id and metrics, and what a figure needs besides (the model
+card's fitted temperature, the split for tables across splits); its shown name and colour come from
+its record (:func:`core.models.registry.describe`).
 
 Examples
 --------
@@ -13,7 +14,7 @@ Examples
 ...            "per_class": {"happy": {"precision": 0.5, "recall": 0.6, "f1": 0.55, "support": 5},
 ...                          "sad": {"precision": 0.5, "recall": 0.4, "f1": 0.45, "support": 5}},
 ...            "confusion_matrix": {"labels": ["happy", "sad"], "counts": [[3, 2], [3, 2]]}}
->>> scores = [ModelScores(name="fer2013_cnn", label="CNN", metrics=metrics)]
+>>> scores = [ModelScores(name="fer2013_cnn", metrics=metrics)]
 >>> headline_table(scores, columns=("model", "accuracy", "images")).to_dict("records")
 [{'model': 'CNN', 'accuracy': 50.0, 'images': 10}]
 >>> list(per_class_table(scores).columns)
@@ -36,20 +37,22 @@ class ModelScores:
 
     Parameters
     ----------
-    name : the model's artifacts name (its folder, e.g. ``fer2013_cnn``): keys and the ``folder`` column.
-    label : the name shown in legends, titles and tables (e.g. ``CNN``).
+    name : the model's id (e.g. ``fer2013_cnn``): keys, the ``folder`` column, and through its record
+        the name shown in legends, titles and tables and the colour of its figures.
     metrics : the ``metrics.json`` dict (as :func:`core.presentation.evaluations.read_metrics` returns it).
-    kind : picks the confusion matrix's colour scale (see :func:`core.presentation.charts.model_scale`).
     card : the model's ``model.json`` (its ``calibration`` says where the temperature was fitted).
     split : the dataset split, for tables that span several (``"fer2013 / PrivateTest"``).
     """
 
     name: str
-    label: str
     metrics: Mapping
-    kind: str | None = None
     card: Mapping = field(default_factory=dict)
     split: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The name people read (``CNN``), from the model's record."""
+        return charts.display_name(self.name)
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ def confusion_figure(score: ModelScores, *, normalize: bool = False):
     """The model's confusion matrix (rows true, columns predicted), counts or row-normalised."""
     cm = score.metrics["confusion_matrix"]
     return charts.confusion_heatmap(cm["labels"], cm["counts"], normalize=normalize, title=score.label,
-                                    model=score.kind)
+                                    model=score.name)
 
 
 def report_labels(scores: Sequence[ModelScores]) -> list[str]:
