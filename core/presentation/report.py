@@ -147,7 +147,7 @@ def report_labels(scores: Sequence[ModelScores]) -> list[str]:
 
 def per_class_figure(scores: Sequence[ModelScores]):
     """Precision, recall and F1 per class, one bar colour per model."""
-    return charts.per_class_bars({s.label: s.metrics["per_class"] for s in scores}, report_labels(scores))
+    return charts.per_class_bars({s.name: s.metrics["per_class"] for s in scores}, report_labels(scores))
 
 
 PER_CLASS_MEASURES = {"precision": "precision", "recall": "recall", "f1": "F1", "support": "support"}
@@ -156,7 +156,7 @@ PER_CLASS_MEASURES = {"precision": "precision", "recall": "recall", "f1": "F1", 
 def per_class_table(scores: Sequence[ModelScores]) -> pd.DataFrame:
     """One row per emotion: ``<model> precision``, ..., ``<model> support``, measure by measure."""
     labels = report_labels(scores)
-    long = tables.per_class_frame({s.label: s.metrics for s in scores})
+    long = tables.per_class_frame({s.name: s.metrics for s in scores})
     wide = long.pivot(index="emotion", columns="model", values=list(PER_CLASS_MEASURES))
     wide = wide.reindex([label for label in labels if label in wide.index])
     wide.columns = [f"{model} {PER_CLASS_MEASURES[measure]}" for measure, model in wide.columns]
