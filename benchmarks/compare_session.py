@@ -24,7 +24,7 @@ def compare_child() -> dict:
     from streamlit.testing.v1 import AppTest
 
     from core.media.images import example_photo
-    from pages.compare import MAX_PHOTOS
+    from core.presentation.photos import MAX_PHOTOS
 
     face = cv2.resize(example_photo(), (FIVE_MP[1], FIVE_MP[1]), interpolation=cv2.INTER_CUBIC)
     base = cv2.copyMakeBorder(face, 0, 0, 0, FIVE_MP[0] - FIVE_MP[1], cv2.BORDER_REPLICATE)

@@ -12,11 +12,18 @@ import streamlit as st
 
 from core.analysis.pipeline import AnalysisOptions
 from core.faces.nms import DEFAULT_DETECTOR, DETECTOR_NAMES
-from core.media.images import FILE_TYPES, IMAGE_SUFFIXES, MAX_BYTES, MAX_PIXELS, example_photo
+from core.media.images import example_photo
 from core.models import registry
 from core.presentation import charts, tables
 from core.presentation.annotate import png_bytes
-from core.presentation.photos import LruCache, analyse_photo, no_face_advice, payload_digest
+from core.presentation.photos import (
+    LruCache,
+    analyse_photo,
+    intake_problem,
+    no_face_advice,
+    payload_digest,
+    upload_help,
+)
 from core.presentation.places import without_server_paths
 from pages import runtime
 from pages.common import load_model_set, ready_models
@@ -24,8 +31,6 @@ from pages.common import load_model_set, ready_models
 CACHE_KEY = "_compare_results"
 PHOTOS_KEY = "_compare_photos"  # {name: bytes}, this session's photos, in memory only
 REFUSED_KEY = "_compare_refused"  # {name: reason}, files refused when they were added
-MAX_PHOTOS = 10  # per session: about 10 x (5 MB of bytes + the analysis) held in memory at most
-PHOTO_MB = MAX_BYTES // 2**20
 HEATMAPS_KEY = "_compare_heatmaps"
 CACHE_SIZE = 24  # analysed photos kept per session (memory only)
 EXAMPLE_NAME = "example: astronaut (skimage.data.astronaut)"
@@ -95,18 +100,6 @@ def tables_labels() -> list[str]:
 # --------------------------------------------------------------------------- this session's photos
 
 
-def intake_problem(name: str, size: int, held: int) -> str | None:
-    """Why a file cannot be added to a session holding ``held`` photos (None: it can)."""
-    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if suffix not in IMAGE_SUFFIXES:
-        return f"not a supported image type ({suffix or 'no extension'}; use {', '.join(FILE_TYPES)})"
-    if size > MAX_BYTES:
-        return f"file is too large ({size / 2**20:.1f} MB; the limit is {PHOTO_MB} MB)"
-    if held >= MAX_PHOTOS:
-        return f"this session already holds {MAX_PHOTOS} photos, the most it keeps: press “Remove all” first"
-    return None
-
-
 def _add(name: str, data: bytes, refused: dict) -> None:
     photos = st.session_state.setdefault(PHOTOS_KEY, {})
     base, n = name, 1
@@ -158,8 +151,7 @@ def inputs() -> list[tuple[str, object]]:
     # Any file is taken, so that a refused one is listed with its reason (a type or size the browser
     # refuses itself would vanish when the uploader is emptied); intake_problem applies the limits.
     st.file_uploader("Upload photos", accept_multiple_files=True, key=key, on_change=_take_uploads, args=(key,),
-                     help=f"{', '.join(t.upper() for t in FILE_TYPES)}; up to {PHOTO_MB} MB and "
-                          f"{MAX_PIXELS // 1_000_000} megapixels each, {MAX_PHOTOS} photos per session.")
+                     help=upload_help())
     for name, reason in st.session_state.get(REFUSED_KEY, {}).items():
         st.error(f"**{name}** was refused: {reason}", icon=":material/block:")
     row = st.container(horizontal=True, vertical_alignment="center", gap="medium")

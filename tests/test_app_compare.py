@@ -87,7 +87,7 @@ def test_refused_upload_is_listed_in_the_summary_and_downloads(app_env, without_
 
 def test_refused_types_and_sizes_are_listed_beside_an_accepted_photo(app_env, without_deepface, astronaut):
     """Non-regression (issue 21): an SVG or an oversized file chosen with a good photo vanished silently."""
-    from pages.compare import PHOTO_MB
+    from core.presentation.photos import PHOTO_MB
 
     at = run_app()
     choose_models(at, "fer2013_cnn")
@@ -102,7 +102,7 @@ def test_refused_types_and_sizes_are_listed_beside_an_accepted_photo(app_env, wi
 
 
 def test_photos_per_session_are_capped_with_a_clear_message(app_env, without_deepface, astronaut):
-    from pages.compare import MAX_PHOTOS
+    from core.presentation.photos import MAX_PHOTOS
 
     at = run_app()
     choose_models(at, "fer2013_cnn")

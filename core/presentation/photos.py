@@ -14,13 +14,15 @@ import numpy as np
 
 from core.analysis.pipeline import FACE_CROP_MAX_SIDE, AnalysisOptions, Analyzer, detection_limits
 from core.faces import Face, crop_face
-from core.media.images import ImageDecodeError
+from core.media.images import FILE_TYPES, IMAGE_SUFFIXES, MAX_BYTES, MAX_PIXELS, ImageDecodeError
 from core.presentation.annotate import annotate_faces, to_rgb
 from core.presentation.charts import display_name, model_color
 
 DISPLAY_MAX_SIDE = 1280  # the annotated photo is shown (and kept) at most this large
 THUMBNAIL_SIDE = 160  # a face's crop is shown at most this large
 EXPLAIN_SIDE = 192  # the crop kept for Grad-CAM (the models' inputs are 48-64 px)
+MAX_PHOTOS = 10  # per session: about 10 x (5 MB of bytes + the analysis) held in memory at most
+PHOTO_MB = MAX_BYTES // 2**20
 
 
 def shrink_to(image: np.ndarray, max_side: int) -> np.ndarray:
@@ -128,3 +130,21 @@ class LruCache(OrderedDict):
                 self.move_to_end(key)
         while len(self) > max(self.size, len(keys)):
             self.popitem(last=False)
+
+
+def intake_problem(name: str, size: int, held: int) -> str | None:
+    """Why a file cannot be added to a session holding ``held`` photos (None: it can)."""
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if suffix not in IMAGE_SUFFIXES:
+        return f"not a supported image type ({suffix or 'no extension'}; use {', '.join(FILE_TYPES)})"
+    if size > MAX_BYTES:
+        return f"file is too large ({size / 2**20:.1f} MB; the limit is {PHOTO_MB} MB)"
+    if held >= MAX_PHOTOS:
+        return f"this session already holds {MAX_PHOTOS} photos, the most it keeps: press “Remove all” first"
+    return None
+
+
+def upload_help() -> str:
+    """The photo uploader's help: the types and limits :func:`intake_problem` applies."""
+    return (f"{', '.join(t.upper() for t in FILE_TYPES)}; up to {PHOTO_MB} MB and {MAX_PIXELS // 1_000_000} "
+            f"megapixels each, {MAX_PHOTOS} photos per session.")
