@@ -1,7 +1,8 @@
 """Serving more people than one process holds (issue 21): 2 app replicas behind nginx (deploy/serve.py, the
 ``make serve`` recipe), 16 browser sessions at once. Every session gets its result, each stays on one
 replica for all its requests (its WebSocket included; nginx's access log records the replica cookie and
-the upstream of every request), both replicas serve, and the replicas listen on 127.0.0.1 only (``ss``).
+the upstream of every request), both replicas serve, the replicas listen on 127.0.0.1 only (``ss``), and a
+3 MB photo uploaded through nginx is analysed without nginx buffering it to a temporary file.
 What each replica process holds is measured (resident memory before and with its sessions) and written to
 benchmarks/replicas.json when ``WRITE_BENCHMARKS=1`` (``make bench-replicas``), else to a temporary file.
 
@@ -23,6 +24,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from core.bench.app import CHROMIUM, app_env, free_port
@@ -72,7 +75,7 @@ def listening_addresses(port: int) -> set[str]:
             if len(fields) > 3 and fields[3].rsplit(":", 1)[-1] == str(port)}
 
 
-async def _session(browser, url: str, index: int) -> dict:
+async def _session(browser, url: str, index: int, upload: Path | None = None) -> dict:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     page.set_default_timeout(RESULT_TIMEOUT_MS)
@@ -80,17 +83,21 @@ async def _session(browser, url: str, index: int) -> dict:
     await page.get_by_role("heading", level=1).first.wait_for()
     await page.get_by_role("button", name="Try the example photo").click()
     await page.get_by_text(re.compile(r"example: astronaut .* — 1 face")).first.wait_for(timeout=RESULT_TIMEOUT_MS)
+    if upload is not None:  # a photo over Starlette's and nginx's default in-memory sizes, through the proxy
+        await page.locator('input[type="file"]').first.set_input_files(str(upload))
+        await page.get_by_text(f"{upload.name} — ").first.wait_for(timeout=RESULT_TIMEOUT_MS)
     text = await page.locator('[data-testid="stMain"]').inner_text()
     cookie = next((c["value"] for c in await context.cookies() if c["name"] == serve.COOKIE), None)
     return {"index": index, "text": text, "cookie": cookie, "context": context}
 
 
-async def _run(url: str, args: list[str]) -> list[dict]:
+async def _run(url: str, args: list[str], upload: Path) -> list[dict]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
-        sessions = await asyncio.gather(*(_session(browser, url, i) for i in range(SESSIONS)))
+        sessions = await asyncio.gather(*(_session(browser, url, i, upload if i == 0 else None)
+                                          for i in range(SESSIONS)))
         for s in sessions:
             await s.pop("context").close()
         await browser.close()
@@ -101,6 +108,10 @@ def test_two_replicas_behind_nginx_serve_16_sticky_sessions(model_dir, deepface_
     if not shutil.which("nginx") and not Path("/usr/sbin/nginx").exists():
         pytest.fail("nginx is missing: apt-get install -y nginx (.ci/run installs it)")
     folder = e2e_tmp / "serve"
+    photo = e2e_tmp / "through_nginx.jpg"
+    photo.write_bytes(cv2.imencode(".jpg", np.random.default_rng(1).integers(0, 255, (1500, 2000, 3), np.uint8),
+                                   [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes())
+    assert photo.stat().st_size > 2**21  # over Starlette's 1 MiB spool and nginx's default body buffer
     first, port = consecutive_free_ports(REPLICAS), free_port()
     processes = serve.start(REPLICAS, port, "127.0.0.1", folder, env=app_env(model_dir, deepface_home),
                             first_port=first, timeout_s=300)
@@ -113,7 +124,7 @@ def test_two_replicas_behind_nginx_serve_16_sticky_sessions(model_dir, deepface_
 
         def worker():
             try:
-                outcome["sessions"] = asyncio.run(_run(f"http://127.0.0.1:{port}", chromium_args))
+                outcome["sessions"] = asyncio.run(_run(f"http://127.0.0.1:{port}", chromium_args, photo))
             except BaseException as exc:  # re-raised in the test's thread
                 outcome["error"] = exc
 
@@ -130,6 +141,8 @@ def test_two_replicas_behind_nginx_serve_16_sticky_sessions(model_dir, deepface_
         serve.stop(processes)
 
     sessions = outcome["sessions"]
+    assert f"{photo.name} — " in sessions[0]["text"], "the upload through nginx got no result"
+    assert "buffered to a temporary file" not in (folder / "error.log").read_text(), "nginx wrote the upload to disk"
     for s in sessions:
         assert re.search(r"example: astronaut .* — 1 face", s["text"]), f"session {s['index']} got no result"
         assert "Traceback" not in s["text"]
