@@ -206,7 +206,7 @@ def analyse(models, photos, options: AnalysisOptions) -> list[tuple[str, tuple, 
 # --------------------------------------------------------------------------- summary and downloads
 
 
-def summary(models, analysed, options: AnalysisOptions) -> None:
+def summary(models, analysed) -> None:
     loaded = list(models.analyzer.classifiers)
     results = [entry["result"] if "result" in entry else {"image": name, "error": entry["reason"]}
                for name, _, entry in analysed]
@@ -390,7 +390,7 @@ def main() -> None:
                 icon=":material/add_photo_alternate:")
         st.stop()
     analysed = analyse(models, photos, options)
-    summary(models, analysed, options)
+    summary(models, analysed)
     good = [(name, key, entry) for name, key, entry in analysed if "result" in entry]
     for index, (name, key, entry) in enumerate(good):
         show_photo(models, index, name, key, entry, options, heat_emotion, show_maps)
