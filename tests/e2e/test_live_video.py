@@ -59,7 +59,7 @@ def test_live_streams_the_fake_webcam_with_a_readout_and_a_csv(page, app, screen
         button.click()
     rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
     assert rows and list(rows[0])[:4] == ["time_s", "face", "model", "dominant_emotion"]
-    assert {"cnn"} <= {r["model"] for r in rows} and all(r["p_happy"] for r in rows if r["model"] == "cnn")
+    assert {"fer2013_cnn"} <= {r["model"] for r in rows} and all(r["p_happy"] for r in rows if r["model"] == "fer2013_cnn")
     full_screenshot(page, screenshots / "22_live_stopped.png")
     assert not exceptions(page)
 
