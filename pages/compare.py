@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from core.analysis.pipeline import AnalysisOptions
-from core.faces.nms import DEFAULT_DETECTOR, DETECTOR_NAMES
+from core.faces import catalogue
 from core.media.images import example_photo
 from core.models import registry
 from core.presentation import charts, tables
@@ -35,15 +35,6 @@ HEATMAPS_KEY = "_compare_heatmaps"
 CACHE_SIZE = 24  # analysed photos kept per session (memory only)
 EXAMPLE_NAME = "example: astronaut (skimage.data.astronaut)"
 PHOTO_MAX_HEIGHT = 520  # px on screen: a landscape photo spans the page, a portrait one stays in view
-DETECTOR_TITLES = {"haar": "Haar (OpenCV)", "blazeface": "BlazeFace", "blazeface-full": "BlazeFace full range",
-                   "blazeface-or-haar": "BlazeFace, else Haar", "blazeface+haar": "BlazeFace + Haar"}
-DETECTOR_HELP = {
-    "haar": "Haar (OpenCV): frontal faces only, finds small faces, ~60-100 ms",
-    "blazeface": "BlazeFace: fast (~2 ms), finds turned and tilted faces, misses faces under ~10% of the photo",
-    "blazeface-full": "BlazeFace full range: for faces farther from the camera",
-    "blazeface-or-haar": "BlazeFace, then Haar when BlazeFace finds nothing (default: best recall at speed)",
-    "blazeface+haar": "BlazeFace and Haar together: most faces found, slowest",
-}
 
 
 # --------------------------------------------------------------------------- options
@@ -62,9 +53,9 @@ def sidebar() -> tuple[list[str], AnalysisOptions, str | None, bool]:
                                     "“80% happy” is right about 80% of the time. Models without one are shown "
                                     "unchanged. Recorded in the downloads.")
         st.subheader("Faces")
-        detector = st.selectbox("Face detector", DETECTOR_NAMES, index=DETECTOR_NAMES.index(DEFAULT_DETECTOR),
-                                format_func=DETECTOR_TITLES.get, key="opt_detector",
-                                help="\n\n".join(DETECTOR_HELP.values()))
+        detector = st.selectbox("Face detector", catalogue.DETECTOR_NAMES,
+                                index=catalogue.DETECTOR_NAMES.index(catalogue.DEFAULT_DETECTOR),
+                                format_func=catalogue.title, key="opt_detector", help=catalogue.help_text())
         face_crops = st.checkbox("Each image is one face crop", key="opt_face_crops",
                                  help="Classify every image whole, without looking for faces (like FER2013's "
                                       "48×48 crops). Images up to 96 px are always taken as face crops.")

@@ -10,26 +10,21 @@ import av
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from core.analysis.live import DEFAULT_LIVE_DETECTOR, HISTORY_S, LiveProcessor, ice_configuration
-from core.faces.nms import DETECTOR_NAMES
+from core.analysis.live import HISTORY_S, LiveProcessor, ice_configuration
+from core.faces import catalogue
 from core.presentation.charts import display_name
 from core.presentation.timelines import readout_table, timelines
 from pages import runtime
 from pages.common import models_or_stop
 
-DETECTOR_HELP = {"haar": "Haar cascade (OpenCV): finds small faces, ~100 ms a frame",
-                 "blazeface": "BlazeFace short range: ~2 ms a frame, faces near the camera",
-                 "blazeface-full": "BlazeFace full range: ~5 ms, fewer false faces",
-                 "blazeface-or-haar": "BlazeFace, Haar when it finds nothing",
-                 "blazeface+haar": "both (most faces, ~70 ms a frame)"}
 
 def sidebar() -> tuple[str, int, bool]:
     """The face detector, the smallest face and whether probabilities are calibrated, from the sidebar."""
     with st.sidebar:
         st.subheader("Live options")
-        detector = st.selectbox("Face detector", DETECTOR_NAMES, index=DETECTOR_NAMES.index(DEFAULT_LIVE_DETECTOR),
-                                key="live_detector", format_func=lambda n: f"{n} — {DETECTOR_HELP.get(n, '')}",
-                                help="BlazeFace keeps the frame rate high; Haar also finds small, distant faces.")
+        detector = st.selectbox("Face detector", catalogue.DETECTOR_NAMES,
+                                index=catalogue.DETECTOR_NAMES.index(catalogue.LIVE_DETECTOR), key="live_detector",
+                                format_func=catalogue.title, help=catalogue.help_text())
         min_face = st.slider("Minimum face size (pixels)", 20, 200, 40, step=10, key="live_min_face")
         calibrated = st.toggle("Calibrated probabilities", value=True, key="live_calibrated",
                                help="Apply each model's fitted temperature, as Compare does, so a frame reads as the "
@@ -106,7 +101,7 @@ def readout(processor: LiveProcessor) -> None:
         st.caption("Press START and allow the camera; the readout updates every second.")
     if snap.frames:
         st.caption(f"{snap.frames} frames processed, {snap.dropped} dropped to stay current; "
-                   f"face detection ({processor.detector_name}) {snap.detect_ms:.1f} ms a frame.")
+                   f"face detection ({catalogue.title(processor.detector_name) if processor.detector_name in catalogue.DETECTOR_NAMES else processor.detector_name}) {snap.detect_ms:.1f} ms a frame.")
     for name, message in snap.errors.items():
         st.error(f"{display_name(name)} failed: {message}")
 

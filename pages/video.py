@@ -12,7 +12,7 @@ import streamlit as st
 
 from core.analysis.pipeline import AnalysisOptions
 from core.analysis.video import analyse_video
-from core.faces.nms import DEFAULT_DETECTOR, DETECTOR_NAMES
+from core.faces import catalogue
 from core.media import video as media
 from core.presentation.charts import display_name
 from core.presentation.timelines import moments_table, timelines
@@ -29,8 +29,9 @@ def sidebar() -> tuple[int, str, int, int]:
         st.subheader("Video options")
         rate = st.select_slider("Frames sampled per second", [1, 2, 5, 10, 15, 30], value=5, key="video_rate",
                                 help="5 a second follows expressions well; more costs proportionally more time.")
-        detector = st.selectbox("Face detector", DETECTOR_NAMES, index=DETECTOR_NAMES.index(DEFAULT_DETECTOR),
-                                key="video_detector")
+        detector = st.selectbox("Face detector", catalogue.DETECTOR_NAMES,
+                                index=catalogue.DETECTOR_NAMES.index(catalogue.DEFAULT_DETECTOR), key="video_detector",
+                                format_func=catalogue.title, help=catalogue.help_text())
         min_face = st.slider("Minimum face size (pixels)", 20, 400, 40, step=10, key="video_min_face")
         max_frames = st.number_input("At most this many sampled frames", 10, media.MAX_FRAMES, media.MAX_FRAMES,
                                      step=100, key="video_max_frames")
@@ -72,7 +73,7 @@ def what_was_analysed(result, rate: int) -> None:
     info = result.info
     st.caption(f"{info.container}, {info.codec}, {info.width}x{info.height}, {info.fps:g} fps, "
                f"{info.duration_s:.1f} s · {result.frames_sampled} frames sampled ({rate} a second), "
-               f"{len(result.faces)} face(s) tracked, detector {result.detector}.")
+               f"{len(result.faces)} face(s) tracked, detector {catalogue.title(result.detector)}.")
     if result.stopped_at_max_frames:
         st.warning(f"Sampling stopped at {result.max_frames} frames (the limit): the end of the video was not "
                    "analysed. Lower the sampling rate or raise the limit in the sidebar.", icon=":material/warning:")

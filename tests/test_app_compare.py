@@ -185,7 +185,8 @@ def test_no_face_advice_names_what_limits_detection(app_env, without_deepface, a
     scene[200:250, 400:450] = cv2.resize(astronaut[60:240, 140:320], (50, 50))  # a 50 px face
     upload(at, ("snapshot.jpg", jpeg(scene), "image/jpeg"))
     warning = next(w for w in messages(at, "warning") if "No face found" in w)
-    assert "BlazeFace 94 px, Haar 71 px" in warning and "940×529" in warning
+    assert "BlazeFace short range 94 px, BlazeFace full range 63 px, Haar (OpenCV) 71 px" in warning
+    assert "940×529" in warning
     assert "lower the minimum face size" not in warning  # it cannot help below 71 px
     assert "classify the whole image" in warning
 

@@ -6,7 +6,7 @@ import pytest
 
 from core.bench import detection_set as ds
 from core.faces.base import Face
-from core.faces.nms import DEFAULT_DETECTOR, make_detector
+from core.faces.catalogue import DEFAULT_DETECTOR, build
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +54,8 @@ def test_default_detector_recall_is_at_least_haars(fer2013_dir):
     is not a fair test of BlazeFace: there the fallback finds 0.455 against Haar's 0.500)."""
     scenes = ds.generated_images(16, fer_dir=fer2013_dir) + ds.example_photos()
     assert scenes[0].name.startswith("fer2013:")
-    haar = ds.evaluate("haar", make_detector("haar"), scenes)
-    default = ds.evaluate(DEFAULT_DETECTOR, make_detector(DEFAULT_DETECTOR), scenes)
+    haar = ds.evaluate("haar", build("haar"), scenes)
+    default = ds.evaluate(DEFAULT_DETECTOR, build(DEFAULT_DETECTOR), scenes)
     assert haar.faces == default.faces > 10
     assert default.recall >= haar.recall
     assert default.found > 0 and haar.row()["faces"] == haar.faces

@@ -9,7 +9,6 @@ from core.faces.nms import (
     FallbackDetector,
     MergingDetector,
     UnionDetector,
-    make_detector,
     merge_overlapping,
     overlap,
     weighted_nms,
@@ -83,9 +82,3 @@ def test_union_keeps_one_box_per_face_preferring_the_first_detector():
     second = Fixed([Face(5, 5, 100, 100, 0.99), Face(300, 0, 60, 60, 0.9)])
     assert UnionDetector(first, second).detect(None) == [Face(0, 0, 100, 100, 0.6), Face(300, 0, 60, 60, 0.9)]
 
-
-def test_make_detector_names():
-    with pytest.raises(ValueError, match="unknown face detector"):
-        make_detector("yunet")
-    assert isinstance(make_detector("blazeface-or-haar"), FallbackDetector)
-    assert isinstance(make_detector("blazeface+haar"), UnionDetector)

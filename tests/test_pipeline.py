@@ -430,6 +430,6 @@ def test_face_crops_option_classifies_any_image_whole(astronaut):
 def test_detection_limits_name_what_limits_each_detector():
     analyzer = Analyzer({"a": FixedClassifier("a", "sad")})
     limits = analyzer.detection_limits(940, 529, AnalysisOptions(detector="blazeface-or-haar"))
-    assert limits == {"blazeface": 94, "haar": 71}  # 10% of the long side; Haar at the 400-px cap
+    assert limits == {"blazeface": 94, "blazeface-full": 63, "haar": 71}  # 10%, 6.7%; Haar at 400 px
     assert analyzer.detection_limits(940, 529, AnalysisOptions(detector="haar")) == {"haar": 71}
-    assert analyzer.smallest_findable_face(940, 529, AnalysisOptions(detector="blazeface-or-haar")) == 71
+    assert analyzer.smallest_findable_face(940, 529, AnalysisOptions(detector="blazeface-or-haar")) == 63

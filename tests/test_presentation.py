@@ -319,10 +319,12 @@ def test_no_face_advice_names_the_limit_and_an_option_that_works():
     from core.presentation.photos import no_face_advice
 
     result = {"width": 940, "height": 529}
-    advice = no_face_advice(result, {"blazeface": 94, "haar": 71}, AnalysisOptions())
-    assert "BlazeFace 94 px, Haar 71 px" in advice and "lower the minimum face size" not in advice
+    advice = no_face_advice(result, {"blazeface": 94, "blazeface-full": 63, "haar": 71}, AnalysisOptions())
+    assert "BlazeFace short range 94 px, BlazeFace full range 63 px, Haar (OpenCV) 71 px" in advice
+    assert "lower the minimum face size" not in advice
     assert "classify the whole image" in advice
-    big = no_face_advice(result, {"blazeface": 200, "haar": 200}, AnalysisOptions(min_face_size=200))
-    assert "lower the minimum face size (down to 71 px helps here)" in big
+    big = no_face_advice(result, {"blazeface": 200, "blazeface-full": 200, "haar": 200},
+                         AnalysisOptions(min_face_size=200))
+    assert "lower the minimum face size (down to 63 px helps here)" in big
     blaze = no_face_advice(result, {"blazeface": 94}, AnalysisOptions(detector="blazeface"))
     assert "choose the Haar detector" in blaze and "down to 71 px" in blaze

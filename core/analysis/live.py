@@ -29,10 +29,9 @@ import numpy as np
 from core.analysis.classify import classify, csv_text, error_text, prediction_cells, probability_columns
 from core.analysis.live_worker import FrameBuffer, LatestJobWorker
 from core.analysis.tracking import FaceTracker
-from core.faces import crop_face
+from core.faces import catalogue, crop_face
 from core.models import registry
 
-DEFAULT_LIVE_DETECTOR = "blazeface"  # ~2 ms per 640x480 frame; Haar costs ~100 ms
 SMOOTHING_S = 0.5
 HISTORY_S = 30.0
 MAX_SESSION_ROWS = 200_000  # ~10 min at 15 fps with 10 face-model pairs
@@ -119,16 +118,14 @@ class LiveProcessor:
     """Processes a stream's frames; :meth:`snapshot`, :meth:`history` and :meth:`csv_bytes` may be
     called from another thread at any time."""
 
-    def __init__(self, classifiers: dict, detector: str = DEFAULT_LIVE_DETECTOR, min_face_size: int = 40,
+    def __init__(self, classifiers: dict, detector: str = catalogue.LIVE_DETECTOR, min_face_size: int = 40,
                  max_faces: int = 5, smoothing_s: float = SMOOTHING_S, history_s: float = HISTORY_S,
                  slow_every_s: float = 0.0, worker_idle_s: float = 3.0, clock=time.monotonic,
                  max_session_rows: int = MAX_SESSION_ROWS, calibrated: bool = True):
-        from core.analysis.pipeline import _named_detector
-
         if not classifiers:
             raise ValueError("at least one classifier is needed")
         if isinstance(detector, str):
-            self.detector_name, self.detector = detector, _named_detector(detector, int(min_face_size))
+            self.detector_name, self.detector = detector, catalogue.build(detector, int(min_face_size))
         else:  # any object with detect(image) -> list[Face]
             self.detector_name, self.detector = type(detector).__name__, detector
         self.fast = {n: c for n, c in classifiers.items() if not is_slow(c)}

@@ -13,8 +13,6 @@ classified whole, as FER2013's 48x48 faces are; ``AnalysisOptions.face_crops`` d
 """
 from __future__ import annotations
 
-import functools
-import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -22,22 +20,11 @@ from typing import Literal
 import numpy as np
 
 from core.analysis.classify import ModelPrediction, calibrate, classify_all, error_text, temperature_for
-from core.faces import Face, FaceDetector, crop_face, whole_image_face
-from core.faces.nms import DEFAULT_DETECTOR, MergingDetector, make_detector
+from core.faces import Face, catalogue, crop_face, whole_image_face
 from core.media.images import ImageSource, decode_image, source_name
 from core.models.base import FULL_PHOTO_PIPELINE, EmotionClassifier
 
-
-@functools.lru_cache(maxsize=16)
-def _named_detector(name: str, min_face_size: int):
-    """Detectors are thread-safe and costly to build (BlazeFace loads a model): one per setting."""
-    return make_detector(name, min_face_size=min_face_size)
-
-
 FACE_CROP_MAX_SIDE = 96  # an image this small (long side, px) is a face crop: no detector can find a face in it
-# BlazeFace sees the photo letterboxed to its input (128 px short-range, 192 px full-range) and misses
-# faces under about 10% of the photo's long side (measured: ~128 px in a 1280x720 frame, issue 13).
-BLAZEFACE_SMALLEST_FRACTION = {"blazeface": 0.10, "blazeface-full": 0.10 * 128 / 192}
 
 NoFacePolicy = Literal["report", "whole_image"]
 DeepFaceMode = Literal["crops", "full"]
@@ -51,7 +38,8 @@ class AnalysisOptions:
     * ``deepface_mode``: ``"crops"`` runs DeepFace on our face crops (both models judge the same
       faces); ``"full"`` runs DeepFace's own detector and alignment on the whole photo.
     * ``min_face_size``: faces smaller than this (pixels, full resolution) are ignored.
-    * ``detector``: the face detector's name (see :data:`core.faces.nms.DETECTOR_NAMES`).
+    * ``detector``: the face detector's name (see :mod:`core.faces.catalogue`; an unknown name
+      raises :class:`core.faces.catalogue.UnknownDetector`).
     * ``calibrated``: apply each model's fitted temperature (models without one are unchanged).
     * ``face_crops``: every image is already one face crop (no detection); images whose long side
       is at most :data:`FACE_CROP_MAX_SIDE` are treated so regardless.
@@ -61,30 +49,23 @@ class AnalysisOptions:
     deepface_mode: DeepFaceMode = "crops"
     min_face_size: int = 40
     max_faces: int = 20
-    detector: str = DEFAULT_DETECTOR
+    detector: str = catalogue.DEFAULT_DETECTOR
     calibrated: bool = True
     face_crops: bool = False
+
+    def __post_init__(self):
+        catalogue.info(self.detector)  # an unknown name fails here, with the choices, not later
 
     def to_dict(self) -> dict:
         return {"no_face": self.no_face, "deepface_mode": self.deepface_mode, "min_face_size": self.min_face_size,
                 "detector": self.detector, "calibrated": self.calibrated, "face_crops": self.face_crops}
 
 
-def detection_limits(width: int, height: int, detector: str = DEFAULT_DETECTOR, min_face_size: int = 40,
-                     max_detect_side: int = 400) -> dict[str, int]:
-    """The smallest face (pixels) each detector behind ``detector`` can find in a photo of this size,
-    e.g. ``{"blazeface": 128, "haar": 71}`` for "blazeface-or-haar" at 1280x720 (Haar works on a copy
-    shrunk to ``max_detect_side``; BlazeFace sees the photo letterboxed to 128 or 192 px)."""
-    limits = {}
-    for part in ("blazeface-full", "blazeface"):
-        if detector.startswith(part):
-            fraction = BLAZEFACE_SMALLEST_FRACTION[part]
-            limits[part] = max(min_face_size, math.ceil(fraction * max(width, height)))
-            break
-    if "haar" in detector:
-        haar = FaceDetector(min_face_size=min_face_size, max_detect_side=max_detect_side)
-        limits["haar"] = haar.effective_min_face_size(width, height)
-    return limits
+def detection_limits(width: int, height: int, detector: str = catalogue.DEFAULT_DETECTOR, min_face_size: int = 40,
+                     max_detect_side: int = catalogue.DEFAULT_MAX_DETECT_SIDE) -> dict[str, int]:
+    """The smallest face (pixels) each detector behind ``detector`` can find in a photo of this size
+    (:func:`core.faces.catalogue.smallest_faces`)."""
+    return catalogue.smallest_faces(detector, width, height, min_face_size, max_detect_side)
 
 
 def is_face_crop(width: int, height: int, options: AnalysisOptions = AnalysisOptions()) -> bool:
@@ -160,20 +141,17 @@ class PhotoResult:
 class Analyzer:
     """Runs the detector and the classifiers over photos. Thread-safe; load it once and share it."""
 
-    def __init__(self, classifiers: dict[str, EmotionClassifier], max_detect_side: int = 400):
+    def __init__(self, classifiers: dict[str, EmotionClassifier],
+                 max_detect_side: int = catalogue.DEFAULT_MAX_DETECT_SIDE):
         if not classifiers:
             raise ValueError("at least one classifier is needed")
         self.classifiers = classifiers
         self.max_detect_side = max_detect_side
 
-    def detector(self, options: AnalysisOptions) -> FaceDetector:
-        return FaceDetector(min_face_size=options.min_face_size, max_detect_side=self.max_detect_side)
-
     def face_detector(self, options: AnalysisOptions):
-        """The detector ``options.detector`` names; Haar keeps this analyser's detection-size cap."""
-        if options.detector == "haar":
-            return MergingDetector(self.detector(options))
-        return _named_detector(options.detector, options.min_face_size)
+        """The detector ``options.detector`` names, from the catalogue's cache, with this analyser's
+        detection-size cap for Haar."""
+        return catalogue.build(options.detector, options.min_face_size, self.max_detect_side)
 
     def detection_limits(self, width: int, height: int, options: AnalysisOptions = AnalysisOptions()) -> dict[str, int]:
         """See :func:`detection_limits` (with this analyser's Haar detection-size cap)."""

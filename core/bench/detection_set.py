@@ -254,11 +254,11 @@ def evaluate(name: str, detector, images: list[LabelledImage], threshold: float 
 
 
 def evaluate_detectors(names=None, images: list[LabelledImage] | None = None) -> list[DetectorScore]:
-    """Every named detector (default: all of ``core.faces.nms.DETECTOR_NAMES``) on the set."""
-    from core.faces.nms import DETECTOR_NAMES, make_detector
+    """Every named detector (default: the whole of :mod:`core.faces.catalogue`) on the set."""
+    from core.faces import catalogue
 
     images = images if images is not None else detection_set()
-    return [evaluate(name, make_detector(name), images) for name in (names or DETECTOR_NAMES)]
+    return [evaluate(name, catalogue.build(name), images) for name in (names or catalogue.DETECTOR_NAMES)]
 
 
 if __name__ == "__main__":  # python -m core.bench.detection_set [COUNT]

@@ -20,10 +20,11 @@ DETECTION_SCENES = {True: 20, False: 60}
 
 
 def live_fps(cnn, frames: int = 200, warmup: int = 10) -> dict:
-    from core.analysis.live import DEFAULT_LIVE_DETECTOR, LiveProcessor
+    from core.analysis.live import LiveProcessor
     from core.bench.scenes import make_photo
+    from core.faces.catalogue import LIVE_DETECTOR
 
-    processor = LiveProcessor({"cnn": cnn}, detector=DEFAULT_LIVE_DETECTOR)
+    processor = LiveProcessor({"cnn": cnn}, detector=LIVE_DETECTOR)
     shifted = [make_photo(640, 480, 1, size=0.6, shift=(dx, 0.0)) for dx in (-0.2, -0.1, 0.0, 0.1, 0.2)]
     for i in range(warmup):
         processor.process(shifted[i % len(shifted)])
@@ -34,7 +35,7 @@ def live_fps(cnn, frames: int = 200, warmup: int = 10) -> dict:
     faces = len(processor.snapshot().readings)
     processor.end()
     return {"fps": round(frames / elapsed, 1), "frames": frames, "ms_per_frame": round(elapsed * 1000 / frames, 2),
-            "faces_found": faces, "detector": DEFAULT_LIVE_DETECTOR}
+            "faces_found": faces, "detector": LIVE_DETECTOR}
 
 
 def detectors(scenes: int = 60) -> list[dict]:
@@ -51,7 +52,7 @@ def video_throughput(cnn, seconds: float = 4.0, rate: int = 25) -> dict:
     from core.analysis.pipeline import AnalysisOptions, Analyzer
     from core.analysis.video import analyse_video
     from core.bench.scenes import make_photo
-    from core.faces.nms import DEFAULT_DETECTOR
+    from core.faces.catalogue import DEFAULT_DETECTOR
 
     buffer = io.BytesIO()
     count = int(seconds * rate)

@@ -127,7 +127,7 @@ def _analyse(analyzer, path: str, options):
 
 def add_parser(sub) -> None:
     from core.analysis.pipeline import AnalysisOptions
-    from core.faces.nms import DETECTOR_NAMES
+    from core.faces.catalogue import DETECTOR_NAMES, title
 
     default_detector = AnalysisOptions().detector  # the photo pipeline's default, whatever it is
 
@@ -138,7 +138,7 @@ def add_parser(sub) -> None:
     p.add_argument("--csv", metavar="OUT", help="also write one row per image, face and model to this CSV "
                    "(image, face, x, y, w, h, model, dominant_emotion, p_<label> in percent)")
     p.add_argument("--detector", default=default_detector, choices=DETECTOR_NAMES,
-                   help=f"face detector (default {default_detector})")
+                   help=f"face detector (default {default_detector}: {title(default_detector)})")
     add_model_arguments(p, "that classify every face")
     p.add_argument("--json", action="store_true", help="print the full results as JSON")
     p.add_argument("--deepface-mode", default="crops", choices=["crops", "full"],

@@ -69,7 +69,7 @@ def _report(result, args, name: str) -> None:
 
 def add_parser(sub) -> None:
     from core.analysis.pipeline import AnalysisOptions
-    from core.faces.nms import DETECTOR_NAMES
+    from core.faces.catalogue import DETECTOR_NAMES, title
 
     default_detector = AnalysisOptions().detector  # the photo pipeline's default, whatever it is
     from core.media import video as media
@@ -85,7 +85,7 @@ def add_parser(sub) -> None:
                        help=f"sample a frame every S seconds (default {media.DEFAULT_EVERY_SECONDS})")
     add_model_arguments(p, "that classify every face")
     p.add_argument("--detector", default=default_detector, choices=DETECTOR_NAMES,
-                   help=f"face detector (default {default_detector})")
+                   help=f"face detector (default {default_detector}: {title(default_detector)})")
     p.add_argument("--csv", metavar="OUT", help="write the rows to this CSV file (else CSV to stdout)")
     p.add_argument("--json", action="store_true", help="print the rows and a summary as JSON")
     p.add_argument("--max-frames", type=positive_int, default=media.MAX_FRAMES,

@@ -1,5 +1,5 @@
 """Merging overlapping detections (non-maximum suppression) for any detector, and the combined
-detectors built on it.
+detectors built on it (the catalogue of named detectors is :mod:`core.faces.catalogue`).
 
 A detector is anything with ``detect(image) -> list[Face]``. Haar's cascade and BlazeFace both
 sometimes report one face twice (two boxes of clearly different size, or a small box inside a
@@ -101,9 +101,8 @@ class MergingDetector:
 
 
 class FallbackDetector:
-    """``blazeface-or-haar``: the primary detector's faces (both BlazeFace models); the fallback's only
-    when the primary finds none (BlazeFace misses faces under about a fifth of the frame's long side, which Haar
-    finds). Costs the primary's time on most frames."""
+    """The primary detector's faces; the fallback's only when the primary finds none (e.g. Haar for the
+    small faces BlazeFace misses). Costs the primary's time on most frames."""
 
     def __init__(self, primary: Detector, fallback: Detector):
         self.primary = primary
@@ -115,8 +114,7 @@ class FallbackDetector:
 
 
 class UnionDetector:
-    """``blazeface+haar``: both detectors' faces, one box per face; where they overlap the first
-    detector's box is kept (the two confidences are not on one scale). Costs both detectors' time."""
+    """Both detectors' faces, one box per face; where they overlap the first detector's box is kept (the two confidences are not on one scale). Costs both detectors' time."""
 
     def __init__(self, first: Detector, second: Detector, iou_threshold: float = IOU_THRESHOLD,
                  containment_threshold: float = CONTAINMENT_THRESHOLD):
@@ -129,36 +127,3 @@ class UnionDetector:
         first = merge_overlapping(self.first.detect(image), self.iou_threshold, self.containment_threshold)
         second = merge_overlapping(self.second.detect(image), self.iou_threshold, self.containment_threshold)
         return merge_overlapping(first + second, self.iou_threshold, self.containment_threshold, keep_order=True)
-
-
-DETECTOR_NAMES = ("haar", "blazeface", "blazeface-full", "blazeface-or-haar", "blazeface+haar")
-# Chosen on the FER2013-based detection set (`python -m core.bench.detection_set`, figures in
-# benchmarks/results.json "detection_set"): the best recall among detectors fast enough for a 1280x720
-# photo to go end to end 10x faster than DeepFace.analyze (~250 ms here). Both BlazeFace models (the
-# short-range one for close faces; the full-range one finds the faces of group photos, which the
-# short-range one scores below threshold: it found 1 of 3 people in the bench's photos and 1 of 4 in a
-# composite, the full-range one all of them), and Haar only when neither finds a face: recall 0.484,
-# against 0.453 for the short-range model alone with the same fallback and Haar's 0.316. The union
-# "blazeface+haar" finds as many (0.484) with twice the false positives and always runs Haar (~34 ms).
-DEFAULT_DETECTOR = "blazeface-or-haar"
-
-
-def make_detector(name: str = DEFAULT_DETECTOR, min_face_size: int = 40) -> Detector:
-    """A detector by name (see ``DETECTOR_NAMES``); every one merges overlapping boxes."""
-    from core.faces import FaceDetector
-    from core.faces.blazeface import BlazeFaceDetector
-
-    if name == "haar":
-        return MergingDetector(FaceDetector(min_face_size=min_face_size))
-    if name == "blazeface":
-        return BlazeFaceDetector("short", min_face_size=min_face_size)
-    if name == "blazeface-full":
-        return BlazeFaceDetector("full", min_face_size=min_face_size)
-    if name == "blazeface-or-haar":
-        both_ranges = UnionDetector(BlazeFaceDetector("short", min_face_size=min_face_size, num_threads=2),
-                                    BlazeFaceDetector("full", min_face_size=min_face_size, num_threads=2))
-        return FallbackDetector(both_ranges, FaceDetector(min_face_size=min_face_size))
-    if name == "blazeface+haar":
-        return UnionDetector(BlazeFaceDetector("short", min_face_size=min_face_size),
-                             FaceDetector(min_face_size=min_face_size))
-    raise ValueError(f"unknown face detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from core.analysis.pipeline import FACE_CROP_MAX_SIDE, AnalysisOptions, Analyzer, detection_limits
-from core.faces import Face, crop_face
+from core.faces import Face, catalogue, crop_face
 from core.media.images import FILE_TYPES, IMAGE_SUFFIXES, MAX_BYTES, MAX_PIXELS, ImageDecodeError
 from core.presentation.annotate import annotate_faces, to_rgb
 from core.presentation.charts import display_name, model_color
@@ -77,9 +77,6 @@ def analyse_photo(analyzer: Analyzer, name: str, payload, options: AnalysisOptio
             "limits": analyzer.detection_limits(image.shape[1], image.shape[0], options)}
 
 
-DETECTOR_TITLES = {"haar": "Haar", "blazeface": "BlazeFace", "blazeface-full": "BlazeFace (full range)"}
-
-
 def no_face_advice(result: dict, limits: dict[str, int], options: AnalysisOptions) -> str:
     """Why no face was found in this photo and the option that can change that (never one that cannot).
 
@@ -88,7 +85,7 @@ def no_face_advice(result: dict, limits: dict[str, int], options: AnalysisOption
     detector that reaches lower, or the photo to be taken as one face crop.
     """
     width, height = result["width"], result["height"]
-    reach = ", ".join(f"{DETECTOR_TITLES[d]} {px} px" for d, px in limits.items())
+    reach = ", ".join(f"{catalogue.title(d)} {px} px" for d, px in limits.items())
     text = (f"No face found. In a {width}×{height} photo the smallest face the detector can find is: {reach} "
             f"(minimum face size setting: {options.min_face_size} px). Profiles, strong tilts and covered faces "
             f"are often missed.")
