@@ -11,7 +11,7 @@ import logging
 import streamlit as st
 
 from core.analysis.pipeline import AnalysisOptions
-from core.analysis.video import analyse_video
+from core.analysis.video import STRONG_MOMENT_PERCENT, analyse_video
 from core.faces import catalogue
 from core.media import video as media
 from core.presentation.charts import display_name
@@ -73,7 +73,8 @@ def what_was_analysed(result, rate: int) -> None:
     info = result.info
     st.caption(f"{info.container}, {info.codec}, {info.width}x{info.height}, {info.fps:g} fps, "
                f"{info.duration_s:.1f} s · {result.frames_sampled} frames sampled ({rate} a second), "
-               f"{len(result.faces)} face(s) tracked, detector {catalogue.title(result.detector)}.")
+               f"{len(result.faces)} face(s) tracked ({result.shot_cuts} shot cut(s); a track never continues across one), "
+               f"detector {catalogue.title(result.detector)}.")
     if result.stopped_at_max_frames:
         st.warning(f"Sampling stopped at {result.max_frames} frames (the limit): the end of the video was not "
                    "analysed. Lower the sampling rate or raise the limit in the sidebar.", icon=":material/warning:")
@@ -90,12 +91,21 @@ def timelines_and_moments(result) -> None:
     columns = st.columns(min(2, len(figures)))
     for i, (_caption, figure) in enumerate(figures):
         columns[i % len(columns)].plotly_chart(figure, width="stretch", key=f"video_chart_{i}")
+    st.subheader("Faces tracked")
+    st.dataframe(result.tracks(), hide_index=True)
+    st.caption("One row per track and model: when it was seen, for how long, its mean probabilities (percent) and "
+               "the emotion of the highest mean.")
     st.subheader("Strongest moment of each emotion")
+    st.caption(f"Only moments where a model's probability reached {STRONG_MOMENT_PERCENT:.0f}%.")
     for model in result.models:
         moments = {k: m for k, m in result.moments.items() if k[0] == model}
-        if not moments:
-            continue
         st.markdown(f"**{display_name(model)}**")
+        if not moments:
+            st.caption("No strong moment.")
+            continue
+        weak = [label for label in result.labels if (model, label) not in moments]
+        if weak:
+            st.caption(f"No strong moment for {', '.join(weak)}.")
         tiles = st.columns(len(moments))
         for tile, moment in zip(tiles, moments.values()):
             tile.image(moment.thumbnail, caption=f"{moment.emotion} {moment.percent:.0f}% · {moment.time_s:.1f} s · "
@@ -110,7 +120,10 @@ def downloads(result) -> None:
                         icon=":material/download:")
     row.download_button("Download JSON", result.to_json(), file_name="video-emotions.json",
                         mime="application/json", icon=":material/download:")
-    st.caption("One row per sampled frame, face and model; probabilities in percent (p_<emotion> columns).")
+    row.download_button("Download tracks CSV", result.tracks_csv_text(), file_name="video-tracks.csv",
+                        mime="text/csv", icon=":material/download:")
+    st.caption("One row per sampled frame, face and model; probabilities in percent (p_<emotion> columns). The JSON "
+               "and the tracks CSV also hold one summary per track and model.")
 
 
 @runtime.page

@@ -64,4 +64,8 @@ def test_video_page_shows_timelines_downloads_and_limits(page_env):
     assert not app.exception, [e.value for e in app.exception]
     text = " ".join(c.value for c in app.caption)
     assert "10 frames sampled (5 a second), 1 face(s) tracked" in text
-    assert [s.value for s in app.subheader][:2] == ["Emotions over time", "Strongest moment of each emotion"]
+    assert "(0 shot cut(s); a track never continues across one)" in text
+    assert [s.value for s in app.subheader][:3] == ["Emotions over time", "Faces tracked",
+                                                    "Strongest moment of each emotion"]
+    assert set(app.dataframe[0].value["face"]) == {1}  # one track, a row per model
+    assert "Only moments where a model's probability reached 50%." in text

@@ -46,8 +46,8 @@ def two_faces() -> bytes:
     return face_clip(count=10, faces=2, rate=10)
 
 
-def analyse(data, classifier=None, **kwargs):
-    return analyse_video(data, Analyzer({"cnn": classifier or Fake()}), OPTIONS, **kwargs)
+def analyse(data, classifier=None, options=OPTIONS, **kwargs):
+    return analyse_video(data, Analyzer({"cnn": classifier or Fake()}), options, **kwargs)
 
 
 def test_every_n_samples_exact_frames_and_writes_one_row_per_face_and_model(one_face):
@@ -103,7 +103,7 @@ def test_model_failures_are_counted_per_frame(one_face):
 
 def test_strongest_moments_have_thumbnails(one_face):
     result = analyse(one_face, every=5)
-    assert set(result.moments) == {("cnn", label) for label in LABELS}
+    assert set(result.moments) == {("cnn", "happy")}  # 70%; angry (10%) and sad (20%) had no strong moment
     moment = result.moments[("cnn", "happy")]
     assert moment.percent == 70.0 and moment.frame == 0 and moment.face == 1
     assert moment.thumbnail.ndim == 3 and max(moment.thumbnail.shape[:2]) == 112
@@ -130,3 +130,61 @@ def test_a_video_without_faces_has_no_rows():
     blank = face_clip(count=5, faces=0, rate=5)
     result = analyse(blank, every=1)
     assert result.rows == [] and result.frames_without_face == 5 and result.frames_sampled == 5
+
+
+def test_each_track_is_summarised_per_model(one_face):
+    result = analyse(one_face, every=5)
+    (track,) = result.tracks()
+    assert result.shot_cuts == 0  # a head drifting across one shot is one track
+    assert track["face"] == 1 and track["model"] == "cnn" and track["frames"] == 4
+    assert track["dominant_emotion"] == "happy" and track["mean_happy"] == 70.0 and track["mean_sad"] == 20.0
+    assert track["duration_s"] == pytest.approx(track["last_s"] - track["first_s"]) and track["duration_s"] > 0
+    assert json.loads(result.to_json())["tracks"] == [track]
+    rows = list(csv.DictReader(io.StringIO(result.tracks_csv_text())))
+    assert rows[0]["dominant_emotion"] == "happy" and float(rows[0]["mean_happy"]) == 70.0
+
+
+def _shots(patches, frames_per_shot=6, width=320, height=240):
+    """One shot per face patch, each on its own background, the face at the same place in every shot."""
+    from core.bench.detection_set import paste_face
+
+    backgrounds = [(150, 60, 40), (40, 140, 60), (60, 50, 150), (140, 140, 140)]
+    rng = np.random.default_rng(0)
+    frames = []
+    for shot, (patch, box) in enumerate(patches):
+        for i in range(frames_per_shot):
+            canvas = np.empty((height, width, 3), np.uint8)
+            canvas[:] = backgrounds[shot % len(backgrounds)]
+            canvas = np.clip(canvas + rng.normal(0, 6, canvas.shape), 0, 255).astype(np.uint8)
+            paste_face(canvas, patch, box, (width / 2 + 2 * i, height / 2), 110.0, 0.0)
+            frames.append(canvas)
+    return frames
+
+
+def test_a_track_never_continues_across_a_shot_cut(astronaut):
+    """The same place in three shots: three tracks (without the cut test the tracker would keep one)."""
+    from video_clips import encode_frames
+
+    head = astronaut[40:260, 120:340]
+    patches = [(head, (50, 20, 110, 130)), (head[:, ::-1].copy(), (60, 20, 110, 130)), (head, (50, 20, 110, 130))]
+    result = analyse(encode_frames(_shots(patches), rate=10), every=1,
+                     options=AnalysisOptions(detector="blazeface-or-haar"))
+    assert result.shot_cuts == 2
+    assert result.faces == [1, 2, 3]
+    assert [t["face"] for t in result.tracks()] == [1, 2, 3]
+
+
+def test_a_clip_cutting_between_three_fer2013_faces_gives_three_tracks(fer2013_dir):
+    """Non-regression test for issue 22: three people in turn were all tracked as "face 1"."""
+    from video_clips import encode_frames
+
+    from core.bench.detection_set import FER_FACE_BOX
+    from core.data.datasets import load_fer2013_folder
+
+    dataset = load_fer2013_folder(fer2013_dir)
+    records = sorted((r for r in dataset.records if r.split == "PrivateTest"), key=lambda r: r.rel_path)[:3]
+    patches = [(dataset.read(r, grayscale=False), tuple(round(v * 48) for v in FER_FACE_BOX)) for r in records]
+    result = analyse(encode_frames(_shots(patches), rate=10), every=1,
+                     options=AnalysisOptions(detector="blazeface-or-haar"))
+    assert result.shot_cuts == 2
+    assert len({t["face"] for t in result.tracks()}) == 3

@@ -37,6 +37,10 @@ class FaceTracker:
         self._tracks = []
         self._next = 1
 
+    def end_shot(self) -> None:
+        """A shot cut: every track ends; faces after it get new numbers."""
+        self._tracks = []
+
     def update(self, faces: list[Face]) -> list[int]:
         """The number of each face, in the order given."""
         pairs = sorted(((track.face.iou(face), t, f) for t, track in enumerate(self._tracks)

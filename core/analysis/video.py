@@ -4,6 +4,11 @@ memory), every face classified by every model, faces numbered consistently acros
 One row per sampled frame, face and model: ``frame`` (0-based index in the file), ``time_s``,
 ``face``, ``x``, ``y``, ``w``, ``h``, ``model``, ``dominant_emotion`` and ``p_<label>`` per label,
 probabilities in **percent** (0-100), the unit of every CSV this project writes.
+
+A face number is one track: a face keeps it while it stays in view (short misses included), and
+never across a shot cut (:mod:`core.analysis.shots`). :meth:`VideoAnalysis.tracks` summarises each
+track per model (duration, mean probabilities, dominant emotion). A "strongest moment" is kept only
+where a model's probability reached :data:`STRONG_MOMENT_PERCENT`.
 """
 from __future__ import annotations
 
@@ -16,12 +21,15 @@ import cv2
 import numpy as np
 
 from core.analysis.classify import csv_text, prediction_cells, probability_columns
+from core.analysis.shots import ShotCuts
 from core.analysis.tracking import FaceTracker
 from core.faces import crop_face
 from core.media import video as media
 
 BASE_COLUMNS = ("frame", "time_s", "face", "x", "y", "w", "h")
 THUMBNAIL_SIDE = 112
+STRONG_MOMENT_PERCENT = 50.0  # below this, an emotion's peak is no strong moment
+TRACK_COLUMNS = ("face", "model", "first_s", "last_s", "duration_s", "frames", "dominant_emotion")
 
 
 def columns(labels) -> list[str]:
@@ -55,6 +63,7 @@ class VideoAnalysis:
     max_frames: int = media.MAX_FRAMES
     moments: dict[tuple[str, str], Moment] = field(default_factory=dict)
     detector: str = ""
+    shot_cuts: int = 0
 
     @property
     def faces(self) -> list[int]:
@@ -63,11 +72,32 @@ class VideoAnalysis:
     def csv_text(self) -> str:
         return csv_text(self.rows, columns(self.labels))
 
+    def tracks(self) -> list[dict]:
+        """One summary per track and model: ``face``, ``model``, ``first_s``, ``last_s``, ``duration_s``,
+        ``frames``, ``dominant_emotion`` (of the mean) and ``mean_<label>`` in percent."""
+        groups: dict[tuple[int, str], list[dict]] = {}
+        for row in self.rows:
+            groups.setdefault((row["face"], row["model"]), []).append(row)
+        out = []
+        for (face, model), rows in sorted(groups.items()):
+            means = {label: round(float(np.mean([r[f"p_{label}"] for r in rows])), 2) for label in self.labels
+                     if rows[0][f"p_{label}"] is not None}
+            first, last = rows[0]["time_s"], rows[-1]["time_s"]
+            out.append({"face": face, "model": model, "first_s": first, "last_s": last,
+                        "duration_s": round(last - first, 3), "frames": len(rows),
+                        "dominant_emotion": max(means, key=means.get),
+                        **{f"mean_{label}": means.get(label) for label in self.labels}})
+        return out
+
+    def tracks_csv_text(self) -> str:
+        return csv_text(self.tracks(), [*TRACK_COLUMNS, *(f"mean_{label}" for label in self.labels)])
+
     def summary(self) -> dict:
         return {"video": {k: getattr(self.info, k) for k in self.info.__dataclass_fields__},
                 "models": list(self.models), "labels": list(self.labels), "detector": self.detector,
                 "probability_unit": "percent", "frames_sampled": self.frames_sampled,
                 "frames_without_face": self.frames_without_face, "faces": len(self.faces),
+                "shot_cuts": self.shot_cuts, "tracks": self.tracks(),
                 "frame_failures": dict(self.frame_failures), "failure_examples": dict(self.failure_examples),
                 "stopped_at_max_frames": self.stopped_at_max_frames, "max_frames": self.max_frames}
 
@@ -105,7 +135,10 @@ def analyse_video(data: bytes, analyzer, options=None, every: int | None = None,
     result = VideoAnalysis(info, labels, tuple(classifiers), [], max_frames=max_frames, detector=options.detector)
     expected = expected_samples(info, every, every_seconds, max_frames)
     tracker = FaceTracker(max_missing=3)
+    cuts = ShotCuts()
     for frame in media.iter_frames(data, every, every_seconds, max_bytes, max_duration_s, max_frames):
+        if cuts.is_cut(frame.image):
+            tracker.end_shot()
         photo = analyzer.analyze(frame.image, f"frame {frame.index}", options)
         result.frames_sampled += 1
         for model, message in photo.model_errors.items():
@@ -123,6 +156,7 @@ def analyse_video(data: bytes, analyzer, options=None, every: int | None = None,
         if progress:
             progress(result.frames_sampled, max(expected, result.frames_sampled))
     result.stopped_at_max_frames = result.frames_sampled >= max_frames
+    result.shot_cuts = cuts.cuts
     return result
 
 
@@ -135,7 +169,7 @@ def _row(frame, number, box, model, prediction, labels) -> dict:
 def _keep_strongest(result: VideoAnalysis, frame, number, box, model, row, labels) -> None:
     for label in labels:
         percent = row[f"p_{label}"]
-        if percent is None:
+        if percent is None or percent < STRONG_MOMENT_PERCENT:
             continue
         best = result.moments.get((model, label))
         if best is None or percent > best.percent:
