@@ -22,6 +22,7 @@ from core.presentation.photos import (
     intake_problem,
     no_face_advice,
     payload_digest,
+    small_face_note,
     upload_help,
 )
 from core.presentation.places import without_server_paths
@@ -334,6 +335,8 @@ def show_photo(models, index: int, name: str, photo_key: tuple, entry: dict, opt
                 st.info(advice + " The whole image was classified instead.", icon=":material/crop_free:")
             else:
                 st.warning(advice, icon=":material/face_retouching_off:")
+        elif note := small_face_note(result, entry["limits"], options):
+            st.caption(f":material/info: {note}")
         height, width = entry["annotated"].shape[:2]
         shown_width = round(PHOTO_MAX_HEIGHT * width / max(height, 1))
         st.image(entry["annotated"], caption=f"{name}: faces numbered largest first, each model's answer on its tag",

@@ -191,6 +191,17 @@ def test_no_face_advice_names_what_limits_detection(app_env, without_deepface, a
     assert "classify the whole image" in warning
 
 
+def test_a_found_face_comes_with_the_small_face_note(app_env, without_deepface, astronaut):
+    at = run_app()
+    choose_models(at, "fer2013_cnn")
+    scene = np.full((720, 1280, 3), 90, np.uint8)
+    scene[100:612, 400:912] = astronaut  # a face of ~100 px: found, but smaller ones would not be
+    upload(at, ("group.jpg", jpeg(scene), "image/jpeg"))
+    content = texts(at)
+    assert "No face found" not in content
+    assert "may have been missed: in a 1280×720 photo that is the smallest face the detector finds" in content
+
+
 def test_single_model_view_hides_the_comparison(app_env, without_deepface, astronaut):
     at = run_app()
     choose_models(at, "fer2013_cnn")

@@ -328,3 +328,22 @@ def test_no_face_advice_names_the_limit_and_an_option_that_works():
     assert "lower the minimum face size (down to 63 px helps here)" in big
     blaze = no_face_advice(result, {"blazeface": 94}, AnalysisOptions(detector="blazeface"))
     assert "choose the Haar detector" in blaze and "down to 71 px" in blaze
+
+
+def test_small_face_note_says_when_faces_may_be_below_the_detectors_limit():
+    """Non-regression test for issue 22: the hint appeared only when no face at all was found."""
+    from core.analysis.pipeline import AnalysisOptions
+    from core.presentation.photos import small_face_note
+
+    found = {"width": 1280, "height": 720, "no_face_found": False,
+             "faces": [{"source": "detector", "region": {"x": 0, "y": 0, "w": 200, "h": 200}}]}
+    limits = {"blazeface": 128, "blazeface-full": 86, "haar": 96}
+    note = small_face_note(found, limits, AnalysisOptions())
+    assert note.startswith("Faces smaller than 86 px may have been missed") and "1280×720" in note
+    assert "Haar detector finds" not in note  # Haar is already part of the default
+    blaze = small_face_note(found, {"blazeface": 128}, AnalysisOptions(detector="blazeface"))
+    assert "The Haar detector finds frontal faces down to 96 px here." in blaze
+    assert small_face_note(found, limits, AnalysisOptions(min_face_size=100)) is None  # the setting is the limit
+    assert small_face_note({**found, "no_face_found": True}, limits, AnalysisOptions()) is None
+    crop = {**found, "faces": [{"source": "face_crop", "region": {"x": 0, "y": 0, "w": 48, "h": 48}}]}
+    assert small_face_note(crop, limits, AnalysisOptions()) is None

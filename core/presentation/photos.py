@@ -106,6 +106,25 @@ def no_face_advice(result: dict, limits: dict[str, int], options: AnalysisOption
     return text
 
 
+def small_face_note(result: dict, limits: dict[str, int], options: AnalysisOptions) -> str | None:
+    """Next to a photo's faces: that faces smaller than the detector finds at this photo size may have
+    been missed (None when none can be: a face crop, no face found (:func:`no_face_advice` says it),
+    or the minimum-face-size setting, not the detector, is the limit)."""
+    if not limits or result["no_face_found"] or any(f["source"] == "face_crop" for f in result["faces"]):
+        return None
+    smallest = min(limits.values())
+    if smallest <= options.min_face_size:
+        return None
+    width, height = result["width"], result["height"]
+    reach = ", ".join(f"{catalogue.title(d)} {px} px" for d, px in limits.items())
+    text = (f"Faces smaller than {smallest} px may have been missed: in a {width}×{height} photo that is the "
+            f"smallest face the detector finds ({reach}).")
+    haar = detection_limits(width, height, "haar", options.min_face_size)["haar"]
+    if "haar" not in limits and haar < smallest:
+        text += f" The Haar detector finds frontal faces down to {haar} px here."
+    return text
+
+
 def payload_digest(payload) -> str:
     """A cache key for a photo's content (``example`` for the built-in, already decoded photo)."""
     return "example" if isinstance(payload, np.ndarray) else hashlib.sha256(payload).hexdigest()
