@@ -347,3 +347,28 @@ def test_small_face_note_says_when_faces_may_be_below_the_detectors_limit():
     assert small_face_note({**found, "no_face_found": True}, limits, AnalysisOptions()) is None
     crop = {**found, "faces": [{"source": "face_crop", "region": {"x": 0, "y": 0, "w": 48, "h": 48}}]}
     assert small_face_note(crop, limits, AnalysisOptions()) is None
+
+
+def test_group_photo_tags_neither_overlap_nor_leave_the_image():
+    """Non-regression test for issue 22: twelve close faces, three models each."""
+    from core.presentation import annotate
+
+    models = {m: {"dominant_emotion": "surprise", "confidence": 0.87} for m in ("cnn", "fer", "deepface")}
+    faces = [{"face": i + 1, "source": "detector", "models": models,
+              "region": {"x": 80 + 190 * (i % 6), "y": 150 + 260 * (i // 6), "w": 90, "h": 90}} for i in range(12)]
+    names = {"cnn": "CNN", "fer": "fer mini-Xception", "deepface": "DeepFace"}
+    tags = annotate.layout_tags(faces, 1280, 720, 1280 / 1100, 2, names)
+    rects = [rect for rect, _ in tags]
+    boxes = [(f["region"]["x"], f["region"]["y"], f["region"]["x"] + 90, f["region"]["y"] + 90) for f in faces]
+    for i, rect in enumerate(rects):
+        assert rect[0] >= 0 and rect[2] <= 1280 and rect[1] >= 0 and rect[3] <= 720, rect
+        assert not any(annotate._overlaps(rect, other) for j, other in enumerate(rects) if j != i)
+        assert not any(annotate._overlaps(rect, box) for box in boxes)
+    texts = [text for _, lines in tags for _, text in lines]
+    assert "fer mini-Xception surprise 87%" not in texts  # too close for the long tags: shortened
+    assert all(f"{i} surprise" in texts for i in range(1, 13))  # ... to one line each, the answer still shown
+    lone = annotate.layout_tags(faces[:1], 1280, 720, 1280 / 1100, 2, names)
+    assert [text for _, text in lone[0][1]][1] == "CNN surprise 87%"  # room enough: the full tag
+    edge = [{**faces[0], "region": {"x": 1250, "y": 0, "w": 30, "h": 30}}]
+    (rect, _), = annotate.layout_tags(edge, 1280, 720, 1280 / 1100, 2, names)
+    assert rect[2] <= 1280 and rect[1] >= 0

@@ -2,8 +2,8 @@
 shows and offers them for download (made in memory only).
 
 Labels are placed like DeepFace's and fer's demos (a tag on the box), but never over another face's
-box or label: each tag tries above the box, below it, then inside its top edge, moving down until it
-overlaps nothing already drawn.
+box or label and never cut off by the image's edge: each tag tries above the box, below it, then
+inside its top edge, and is shortened when faces are too close for the full tag (group photos).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 FACE_COLOR_BGR = (60, 200, 60)  # our detector's boxes
 DEEPFACE_COLOR_BGR = (12, 121, 232)  # DeepFace's own boxes ("full" mode), the DeepFace orange
 FONT = cv2.FONT_HERSHEY_SIMPLEX
+TAG_VERSIONS = 4  # see _tag_versions
 
 
 def hex_to_bgr(color: str) -> tuple[int, int, int]:
@@ -33,12 +34,88 @@ def _label_lines(face: dict, names: Mapping[str, str]) -> list[tuple[str, str]]:
             for model, p in face.get("models", {}).items()]
 
 
+def _tag_versions(face: dict, names: Mapping[str, str], labels: bool) -> list[list[tuple[str | None, str]]]:
+    """The face's tag, longest first: number and "Model emotion NN%" lines; then without the model
+    names (the colour swatch still says which model); then one line, the number and the answers;
+    then the number alone."""
+    number = [(None, str(face["face"]))]
+    if not labels or not face.get("models"):
+        return [number] * TAG_VERSIONS
+    short = [(model, f"{p['dominant_emotion']} {p['confidence'] * 100:.0f}%") for model, p in face["models"].items()]
+    answers = list(dict.fromkeys(p["dominant_emotion"] for p in face["models"].values()))
+    one_line = [(None, f"{face['face']} {'/'.join(answers)}")]
+    return [number + _label_lines(face, names), number + short, one_line, number]
+
+
+def layout_tags(faces: Sequence[dict], width: int, height: int, font_scale: float, text_thickness: int,
+                names: Mapping[str, str] | None = None, labels: bool = True) -> list[tuple[tuple, list]]:
+    """Where each face's tag goes and what it says: ``[(rect (x0, y0, x1, y1), lines), ...]``.
+
+    Each tag sits above its box, else below it, else inside its top edge, always inside the image,
+    never over a box or an earlier tag; when no place is free, a shorter version is tried (see
+    :func:`_tag_versions`). Only when even the number alone finds no free place does it overlap.
+    """
+    names = names or {}
+    for start in range(TAG_VERSIONS):  # one version for every face where they all fit: tags look alike
+        tags, shortest = _layout_from(start, faces, width, height, font_scale, text_thickness, names, labels)
+        if shortest == start:
+            break
+    return tags
+
+
+def _layout_from(start: int, faces, width, height, font_scale, text_thickness, names, labels):
+    occupied: list[tuple] = [(f["region"]["x"], f["region"]["y"], f["region"]["x"] + f["region"]["w"],
+                              f["region"]["y"] + f["region"]["h"]) for f in faces
+                             if f.get("source") not in ("whole_image", "face_crop")]
+    out, shortest = [], start
+    for face in faces:
+        boxed = face.get("source") not in ("whole_image", "face_crop")
+        region = face["region"]
+        x, y, w, h = (int(region[k]) for k in ("x", "y", "w", "h")) if boxed else (0, 0, width, 0)
+        placed = None
+        for version, lines in list(enumerate(_tag_versions(face, names, labels)))[start:]:
+            size = _tag_size(lines, font_scale, text_thickness)
+            placed = _free_place(x, y, w, h, size, width, height, occupied)
+            if placed:
+                shortest = max(shortest, version)
+                break
+        if placed is None:  # nowhere free: the number alone, above the box, kept inside the image
+            shortest = TAG_VERSIONS
+            tag_w, tag_h = size
+            left, top = int(min(max(0, x), max(0, width - tag_w))), int(min(max(0, y - tag_h), max(0, height - tag_h)))
+            placed = (left, top, left + tag_w, top + tag_h)
+        occupied.append(placed)
+        out.append((placed, lines))
+    return out, shortest
+
+
+def _tag_size(lines, font_scale: float, text_thickness: int) -> tuple[int, int]:
+    sizes = [cv2.getTextSize(text, FONT, font_scale, text_thickness) for _, text in lines]
+    line_h = max(th + base for (_, th), base in sizes) + 6
+    return max(tw for (tw, _), _ in sizes) + 12, line_h * len(lines) + 4
+
+
+def _free_place(x, y, w, h, size, width, height, occupied) -> tuple | None:
+    tag_w, tag_h = size
+    if tag_w > width or tag_h > height:
+        return None
+    lefts = dict.fromkeys(int(min(max(0, left), width - tag_w)) for left in (x, x + w - tag_w))
+    for top in (y - tag_h - 1, y + h + 1, y + 1):
+        if top < 0 or top + tag_h > height:
+            continue
+        for left in lefts:
+            rect = (left, top, left + tag_w, top + tag_h)
+            if not any(_overlaps(rect, other) for other in occupied):
+                return rect
+    return None
+
+
 def annotate_faces(image_bgr: np.ndarray, faces: Sequence[dict], show_deepface_boxes: bool = True,
                    names: Mapping[str, str] | None = None, colors: Mapping[str, str] | None = None,
                    labels: bool = True) -> np.ndarray:
     """A copy of the photo with every face boxed and numbered (the ``face`` index of the result) and,
     when ``labels``, a tag per face with each model's emotion and confidence (``names`` and
-    ``colors``: display name and ``#rrggbb`` colour per model).
+    ``colors``: display name and ``#rrggbb`` colour per model), placed by :func:`layout_tags`.
 
     Our detector's boxes are green; DeepFace's own boxes (its detector, ``deepface_region``) are
     drawn in orange when they differ. A whole-image pseudo-face is not boxed; its tag sits top left.
@@ -49,12 +126,8 @@ def annotate_faces(image_bgr: np.ndarray, faces: Sequence[dict], show_deepface_b
     thickness = max(2, round(max(width, height) / 400))
     font_scale = max(0.5, max(width, height) / 1100)
     text_thickness = max(1, round(font_scale * 1.6))
-    occupied: list[tuple] = []
-    for face in faces:
-        region = face["region"]
-        if face.get("source") not in ("whole_image", "face_crop"):
-            occupied.append((region["x"], region["y"], region["x"] + region["w"], region["y"] + region["h"]))
-    for face in faces:
+    tags = layout_tags(faces, width, height, font_scale, text_thickness, names, labels)
+    for face, (placed, lines) in zip(faces, tags):
         boxed = face.get("source") not in ("whole_image", "face_crop")
         region = face["region"]
         x, y, w, h = (int(region[k]) for k in ("x", "y", "w", "h"))
@@ -65,29 +138,8 @@ def annotate_faces(image_bgr: np.ndarray, faces: Sequence[dict], show_deepface_b
         if show_deepface_boxes and theirs and theirs != region and face.get("source") != "deepface_detector":
             tx, ty, tw_, th_ = (int(theirs[k]) for k in ("x", "y", "w", "h"))
             cv2.rectangle(out, (tx, ty), (tx + tw_, ty + th_), DEEPFACE_COLOR_BGR, max(1, thickness // 2), cv2.LINE_AA)
-        lines = [(None, str(face["face"]))] + (_label_lines(face, names) if labels else [])
-        sizes = [cv2.getTextSize(text, FONT, font_scale, text_thickness) for _, text in lines]
-        line_h = max(th + base for (_, th), base in sizes) + 6
-        tag_w = max(tw for (tw, _), _ in sizes) + 12
-        tag_h = line_h * len(lines) + 4
-        if not boxed:
-            x, y, w, h = 0, 0, width, 0
-        left = int(min(max(0, x), max(0, width - tag_w)))
-        placed = None
-        for top in (y - tag_h, y + h + 1, y + 1):
-            top = int(min(max(0, top), max(0, height - tag_h)))
-            for step in range(0, height, max(4, line_h // 2)):
-                rect = (left, top + step, left + tag_w, top + step + tag_h)
-                if rect[3] > height:
-                    break
-                if not any(_overlaps(rect, other) for other in occupied):
-                    placed = rect
-                    break
-            if placed:
-                break
-        placed = placed or (left, int(max(0, y - tag_h)), left + tag_w, int(max(0, y - tag_h)) + tag_h)
-        occupied.append(placed)
         x0, y0, x1, y1 = placed
+        line_h = (y1 - y0 - 4) // len(lines)
         overlay = out.copy()
         cv2.rectangle(overlay, (x0, y0), (x1, y1), (32, 32, 32), -1)
         cv2.addWeighted(overlay, 0.78, out, 0.22, 0, dst=out)
