@@ -44,8 +44,8 @@ FACE_COUNTS = (1, 3)
 
 # Targets from the issue.
 TARGET_CNN_FACE_MS = 10.0
-TARGET_SPEEDUP_1280x720 = 10.0  # issue 13 (was 5x)
-TARGET_GRADCAM_FACE_MS = 100.0  # issue 12, per model
+TARGET_SPEEDUP_1280x720 = 10.0  # a whole photo, ours end to end vs DeepFace.analyze
+TARGET_GRADCAM_FACE_MS = 100.0  # one face's map, per model: fast enough to show beside every face
 
 
 def machine_info() -> dict:
@@ -72,9 +72,40 @@ def run_benchmarks(quick: bool = False, model_dir: str | None = None, out: str |
 
 
 def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -> dict:
-    from core.media.images import decode_image
+    """Every measurement in turn; one function per stage below, each filling ``results``."""
+    results, notes = _start(quick, repeats)
+    path, cnn, df = _load_models(model_dir, scratch, deepface, quick, results, notes, log)
+    crop = _time_cnn(cnn, repeats, results, log)
+    log("timing Grad-CAM per face ...")  # one face at a time, the explainer compiled once per model
+    results.update(gradcam_timings({"cnn": cnn, **({"deepface": df} if df else {})}, crop,
+                                   repeats["cnn_face"], repeats["warmup"] * 5))
+    results["photos"] = _time_photos(cnn, df, repeats, results, log)
+    from core.bench.live import live_benchmarks  # live fps, detectors on the detection set, video throughput
 
-    notes: list[str] = []
+    results.update(live_benchmarks(cnn, quick, log))
+    results["peak_rss_mib"] = peak_rss_mib()
+    _time_data_eval(cnn, quick, results)
+    log("measuring memory (Your data, Compare) in fresh processes ...")
+    from core.bench.memory import measure_memory  # Your data's 128 x 5 MP zip; Compare's photo cap and Remove all
+
+    results["memory"] = measure_memory(count=16 if quick else 128)
+    if app:
+        _time_app_start(path, df, results, notes, log)
+    results["targets"] = targets = _targets(results, df)
+    results.update({"target_cnn_face_met": targets["cnn_face_target_met"],
+                    "target_speedup_met": targets["speedup_target_met"],
+                    "targets_met": targets["all_targets_met"]})
+    results["notes"] = notes
+    results["bench_wall_s"] = round(time.perf_counter() - started, 1)
+    if out:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_json(out, _portable(stored_layout(results)))
+    return results
+
+
+def _start(quick: bool, repeats: dict) -> tuple[dict, list[str]]:
+    """The run's date, settings, machine and TensorFlow's import time, and the first note."""
     results: dict = {"date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "quick": quick,
                      "repeats": repeats}
     already = "tensorflow" in sys.modules
@@ -84,25 +115,26 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
 
     results["tensorflow_import_s"] = None if already else round(time.perf_counter() - t, 3)
     results["machine"] = machine_info()
-    notes.append("Timings are wall-clock on this machine with whatever else is running (load average at start: "
-                 f"{results['machine'].get('load_average_1min_at_start')}, {results['machine']['cores']} cores); "
-                 "under concurrent load absolute numbers are pessimistic, the DeepFace/ours ratios (runs interleaved) "
-                 "are what compare.")
+    notes = ["Timings are wall-clock on this machine with whatever else is running (load average at start: "
+             f"{results['machine'].get('load_average_1min_at_start')}, {results['machine']['cores']} cores); "
+             "under concurrent load absolute numbers are pessimistic, the DeepFace/ours ratios (runs interleaved) "
+             "are what compare."]
+    return results, notes
 
-    # Models --------------------------------------------------------------------------------
+
+def _load_models(model_dir, scratch, deepface: bool, quick: bool, results: dict, notes: list, log):
+    """``(CNN folder, CNN, DeepFace or None)``, their load times recorded."""
+    from core.models import registry
+
     path, origin = resolve_model_dir(model_dir, scratch)
     untrained = str(path).startswith(str(scratch))
     notes.append(origin)
     log(f"note: {origin}")
-    from core.analysis.pipeline import AnalysisOptions, Analyzer
-    from core.models import registry
-
     t = time.perf_counter()
     cnn = registry.get(path)
     results["cnn_load_s"] = round(time.perf_counter() - t, 3)
     results["model"] = {"dir": display_path(path), "source": origin, "untrained_stand_in": untrained,
                         "parameters": int(cnn.model.count_params())}
-
     df = None
     if deepface:
         home, df_origin, real = resolve_deepface_home(scratch / "deepface_home")
@@ -118,8 +150,11 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
     if not quick:
         log("timing a cold CNN load in a fresh process ...")
         results["cnn_cold_load_s"] = cold_load_seconds(path)
+    return path, cnn, df
 
-    # CNN per face and throughput --------------------------------------------------------------
+
+def _time_cnn(cnn, repeats: dict, results: dict, log):
+    """The CNN on one face and on batches of 64; returns the face crop used."""
     from core.faces import FaceDetector, crop_face
 
     face = FaceDetector().detect(head_and_shoulders())[0]
@@ -133,13 +168,14 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
                     "cnn_batch64_ms_p50": batch["p50"], "cnn_batch64_ms_p95": batch["p95"],
                     "cnn_batch64_faces_per_s": round(64 / (batch["p50"] / 1000.0), 1),
                     "cnn_batch64_faces_per_s_at_p95": round(64 / (batch["p95"] / 1000.0), 1)})
+    return crop
 
-    # Grad-CAM per face (issue 12): one face at a time, the explainer compiled once per model -------
-    log("timing Grad-CAM per face ...")
-    results.update(gradcam_timings({"cnn": cnn, **({"deepface": df} if df else {})}, crop,
-                                   repeats["cnn_face"], repeats["warmup"] * 5))
 
-    # Photos: ours vs DeepFace, interleaved ------------------------------------------------------
+def _time_photos(cnn, df, repeats: dict, results: dict, log) -> dict:
+    """Whole photos, ours against DeepFace (on our crops and as it ships), runs interleaved."""
+    from core.analysis.pipeline import AnalysisOptions, Analyzer
+    from core.media.images import decode_image
+
     ours = Analyzer({"cnn": cnn})
     theirs_crops = Analyzer({"deepface": df}) if df else None
     crops_options = AnalysisOptions(deepface_mode="crops")
@@ -152,11 +188,10 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
             stages: list[dict] = []
             runs: dict[str, Callable[[], object]] = {
                 "e2e_cnn": lambda d=data, stages=stages: stages.append(ours.analyze_source(d).timings_ms)}
+            found = {"e2e_cnn": len(ours.analyze_source(data).faces)}
             if df:
                 runs["deepface_crops"] = lambda d=data: theirs_crops.analyze_source(d, options=crops_options)
                 runs["deepface_analyze"] = lambda d=data: df.analyze_image(decode_image(d))
-            found = {"e2e_cnn": len(ours.analyze_source(data).faces)}
-            if df:
                 found["deepface_crops"] = len(theirs_crops.analyze_source(data, options=crops_options).faces)
                 found["deepface_analyze"] = len(df.analyze_image(decode_image(data)))
             for _ in range(repeats["warmup"] - 1):
@@ -180,13 +215,13 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
                     entry[f"ratio_{name}_vs_cnn"] = ratio
                     results[f"ratio_{name}_vs_cnn_{key}"] = ratio
             photos[key] = entry
-    results["photos"] = photos
-    from core.bench.live import live_benchmarks  # live fps, detectors on the detection set, video throughput
+    return photos
 
-    results.update(live_benchmarks(cnn, quick, log))
-    results["peak_rss_mib"] = peak_rss_mib()
 
-    # In-app evaluation of a labelled zip (the "Your data" page) ---------------------------------------
+def _time_data_eval(cnn, quick: bool, results: dict) -> None:
+    """The Your data page's evaluation of a labelled zip, by every fast ready model."""
+    from core.models import registry
+
     try:
         from core.bench.data_eval import time_zip_evaluation
 
@@ -197,26 +232,22 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
     except Exception as exc:  # noqa: BLE001 - report, never lose the other figures
         results["data_eval"] = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
 
-    # Memory of the heaviest inputs (Your data's 128 x 5 MP zip; Compare's photo cap and Remove all) -----
-    log("measuring memory (Your data, Compare) in fresh processes ...")
-    from core.bench.memory import measure_memory
 
-    results["memory"] = measure_memory(count=16 if quick else 128)
+def _time_app_start(path, df, results: dict, notes: list, log) -> None:
+    log("timing the app's cold start ...")
+    try:
+        cold = measure_app_cold_start(app_env(path, Path(os.environ["DEEPFACE_HOME"]) if df else None))
+    except Exception as exc:  # the app is someone else's work in progress; report, don't crash
+        cold = {"error": f"{type(exc).__name__}: {str(exc)[:2000]}"}
+    results["app_cold_start"] = cold
+    results["app_cold_start_s"] = cold.get("cold_start_s")
+    results["app_cold_start_method"] = cold.get("method") or cold.get("skipped") or cold.get("error")
+    if cold.get("method"):
+        notes.append(f"app cold start: {cold['method']}")
 
-    # App cold start -----------------------------------------------------------------------------
-    if app:
-        log("timing the app's cold start ...")
-        try:
-            cold = measure_app_cold_start(app_env(path, Path(os.environ["DEEPFACE_HOME"]) if df else None))
-        except Exception as exc:  # the app is someone else's work in progress; report, don't crash
-            cold = {"error": f"{type(exc).__name__}: {str(exc)[:2000]}"}
-        results["app_cold_start"] = cold
-        results["app_cold_start_s"] = cold.get("cold_start_s")
-        results["app_cold_start_method"] = cold.get("method") or cold.get("skipped") or cold.get("error")
-        if cold.get("method"):
-            notes.append(f"app cold start: {cold['method']}")
 
-    # Targets -----------------------------------------------------------------------------------
+def _targets(results: dict, df) -> dict:
+    """Each target beside its figure, and whether every one is met."""
     targets = {"cnn_face_ms_p50_target": TARGET_CNN_FACE_MS,
                "cnn_face_target_met": results["cnn_face_ms_p50"] <= TARGET_CNN_FACE_MS}
     if df:
@@ -240,17 +271,7 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
         targets["your_data_peak_mib_target"] = your_data["limit_mib"]
         targets["your_data_memory_target_met"] = your_data["within_limit"]
     targets["all_targets_met"] = all(v is True for k, v in targets.items() if k.endswith("_met"))
-    results["targets"] = targets
-    results.update({"target_cnn_face_met": targets["cnn_face_target_met"],
-                    "target_speedup_met": targets["speedup_target_met"],
-                    "targets_met": targets["all_targets_met"]})
-    results["notes"] = notes
-    results["bench_wall_s"] = round(time.perf_counter() - started, 1)
-    if out:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_json(out, _portable(stored_layout(results)))
-    return results
+    return targets
 
 
 def gradcam_timings(classifiers: dict, crop, repeats: int, warmup: int) -> dict:

@@ -65,15 +65,8 @@ def spot_check(classifier, dataset, records, probs) -> float:
 
 
 def run(args) -> int:
-    import numpy as np
-
-    from core.analysis.calibration import apply_temperature, calibration_report, fit_calibration
     from core.data.datasets import DatasetError, load_dataset
-    from core.evaluation.evaluate import predict_records, write_model_card
-    from core.media.images import ImageDecodeError
-    from core.models import registry
     from core.models.base import ModelUnavailable
-    from core.models.card import ModelCard, ModelCardError
 
     try:
         folder = artifacts_folder(args.model, args.models_dir)
@@ -93,6 +86,20 @@ def run(args) -> int:
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    return _fit_and_store(args, folder, dataset, split, records)
+
+
+def _fit_and_store(args, folder, dataset, split: str, records) -> int:
+    """Fit the temperature on the split's stored (spot-checked) or freshly computed predictions and
+    write it into the model's card."""
+    import numpy as np
+
+    from core.analysis.calibration import apply_temperature, calibration_report, fit_calibration
+    from core.evaluation.evaluate import predict_records, write_model_card
+    from core.media.images import ImageDecodeError
+    from core.models import registry
+    from core.models.base import ModelUnavailable
+    from core.models.card import ModelCard, ModelCardError
 
     classifier, why_not = None, None
     try:
