@@ -97,3 +97,22 @@ def test_the_faces_modules_do_not_import_each_other_in_a_cycle():
 
 def test_the_catalogues_examples_hold():
     assert doctest.testmod(catalogue).failed == 0
+
+
+def test_readme_names_every_detector_of_the_catalogue():
+    """README's Face detectors section lists exactly the catalogue's detectors (and its table has a row
+    for each), with the default named by its catalogue title."""
+    import re
+    from pathlib import Path
+
+    from core.faces import catalogue
+
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Face detectors", 1)[1].split("\n## ", 1)[0]
+    intro = section.split("|", 1)[0]
+    named = re.findall(r"`([a-z][a-z+-]*)`\s*\(", intro)
+    assert named == list(catalogue.DETECTOR_NAMES)
+    rows = [re.sub(r"[*`]", "", line.split("|")[1]).split()[0] for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| detector")]
+    assert sorted(rows) == sorted(catalogue.DETECTOR_NAMES)
+    assert f'("{catalogue.title(catalogue.DEFAULT_DETECTOR)}")' in intro
