@@ -11,6 +11,7 @@ from dataclasses import asdict
 from core.models import registry
 from core.models.card import ModelCard, ModelCardError
 from core.paths import models_root
+from core.presentation.places import without_server_paths
 
 
 def _card_provenance(spec) -> dict:
@@ -29,8 +30,7 @@ def zoo_rows() -> list[dict]:
         provenance = {**asdict(spec.provenance), **_card_provenance(spec)}
         rows.append({
             "model": spec.title, "name": spec.name,
-            "status": status[spec.name].status,
-            "input": spec.preprocessing.summary(),
+            "status": without_server_paths(status[spec.name].status),
             "source": provenance.get("source") or spec.description or "not recorded",
             "upstream": provenance.get("upstream") or "",
             "licence": provenance.get("licence") or "not recorded",
