@@ -43,9 +43,12 @@ def intro() -> None:
 def model_lines(spec, card: dict) -> list[str]:
     """What one model is, from its record and (where there is one) its model card."""
     architecture, training = card.get("architecture") or {}, card.get("training") or {}
-    what = architecture.get("description") or spec.description or "not recorded"
     params = architecture.get("parameters")
-    lines = [f"- **What it is:** {what}" + (f", {params:,} parameters." if isinstance(params, int) else "."),
+    lines = [f"- **What it is:** {spec.description or 'not recorded'}."]
+    if architecture.get("description"):
+        lines.append(f"- **Architecture:** {architecture['description']}"
+                     + (f", {params:,} parameters." if isinstance(params, int) else "."))
+    lines += [
              f"- **Input:** {spec.preprocessing.summary()}, cropped from the face detector's box; "
              f"emotions: {', '.join(spec.labels)}.",
              f"- **Source:** {spec.provenance.source}; licence: {spec.provenance.licence}."]
@@ -150,7 +153,7 @@ def published_by_others(cards: dict[str, dict]) -> None:
 def limits() -> None:
     st.header("Known limits")
     st.markdown(
-        "- **Posed vs spontaneous faces.** Both models learned from labelled photos, many of them posed or "
+        "- **Posed vs spontaneous faces.** The models learned from labelled photos, many of them posed or "
         "exaggerated; everyday, subtle or mixed expressions are read far less reliably, and a face showing an emotion "
         "is not the same as a person feeling it.\n"
         "- **Dataset bias.** FER2013 was collected by web image search: it is unbalanced (few *disgust* images, many "

@@ -16,7 +16,7 @@ from core.data.archive import DEFAULT_LIMITS, ArchiveError
 from core.data.datasets import DatasetError
 from core.evaluation import labelled
 from core.media.images import ImageDecodeError
-from core.presentation import artifacts
+from core.presentation import artifacts, charts
 from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import find_evaluations
 from core.presentation.places import without_server_paths
@@ -207,7 +207,7 @@ def main() -> None:
     source, name, image_kind = choose_source()
     classifiers, unavailable = ready_models()
     if unavailable:
-        st.caption("Not evaluated (not ready here): " + "; ".join(f"**{n}** — {without_server_paths(why)}"
+        st.caption("Not evaluated (not ready here): " + "; ".join(f"**{charts.display_name(n)}** — {without_server_paths(why)}"
                                                                    for n, why in unavailable.items()))
     if not classifiers:
         st.error("No model is ready here: run `python -m core models` to see why.")

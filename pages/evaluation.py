@@ -50,8 +50,7 @@ def headline_warnings(scores: list[ModelScores], key: str) -> None:
                        f"({protocol.get('report', 'the test split')}).", icon=":material/warning:")
         exposure = (score.card.get("provenance") or {}).get("test_split_exposure")
         if exposure and key.lower().startswith("fer2013"):
-            st.warning(f"**{score.label}**: whether its training saw the FER2013 test splits is unknown "
-                       f"({exposure.split(':', 1)[-1].strip()}).", icon=":material/help:")
+            st.warning(f"**{score.label}**: test splits seen in training? {exposure}.", icon=":material/help:")
         published = ((score.card.get("published") or {}).get("figures") or {}).get("fer2013-PublicTest")
         if published and key.lower().startswith("fer2013"):
             st.caption(f"{score.label}'s emotion model was itself trained on FER2013; its author reports "

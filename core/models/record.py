@@ -49,7 +49,7 @@ class Preprocessing:
 
     def summary(self) -> str:
         height, width = self.size
-        return f"{width}x{height} {self.channels}, {self.scaling}, {self.resize} resizing, {self.framing} framing"
+        return f"{width}x{height} {self.channels}, {self.scaling}, resized by {self.resize}, {self.framing} framing"
 
 
 @dataclass(frozen=True)

