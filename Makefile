@@ -54,7 +54,7 @@ e2e: venv
 
 # Speed benchmarks: writes benchmarks/results.json (MODEL_DIR=... to time another CNN folder).
 bench: venv
-	$(BIN)/python -m core bench $(if $(MODEL_DIR),--model-dir $(MODEL_DIR))
+	FER2013_DIR=$(FER2013_DIR) $(BIN)/python -m core bench $(if $(MODEL_DIR),--model-dir $(MODEL_DIR))
 
 deepface-weights: venv
 	$(BIN)/python -m core.models.deepface_weights
