@@ -64,7 +64,7 @@ def sidebar() -> tuple[list[str], AnalysisOptions, str | None, bool]:
                            format_func={"report": "say so", "whole_image": "classify the whole image"}.get)
         min_face = st.slider("Minimum face size (pixels)", 20, 400, 40, step=10, key="opt_min_face",
                              help="Faces smaller than this (in the full-resolution photo) are ignored.")
-        own = [registry.describe(name).title for name in chosen if registry.describe(name).full_photo]
+        own = [spec.title for spec in map(registry.describe, chosen) if spec.full_photo]
         deepface_mode = st.radio(
             f"{' and '.join(own) or 'Models with their own detector'} see{'s' if len(own) == 1 else ''}",
             ["crops", "full"], key="opt_deepface_mode", disabled=not own,

@@ -13,12 +13,12 @@ from pages import report, runtime
 from pages.common import model_card, read, show_artifact_error, split_label
 
 
-def read_metrics(refs: dict, order: list[str]) -> dict[str, dict]:
-    """The readable metrics.json of each model in ``order``; each unreadable one said in one line."""
+def read_metrics(refs: dict) -> dict[str, dict]:
+    """The readable metrics.json of each model (in the refs' order); each unreadable one said in one line."""
     metrics: dict[str, dict] = {}
-    for name in order:
+    for name, ref in refs.items():
         try:
-            metrics[name] = read("metrics", refs[name].path)
+            metrics[name] = read("metrics", ref.path)
         except ArtifactError as error:
             show_artifact_error(error, f"{charts.display_name(name)} scores")
     return metrics
@@ -85,7 +85,7 @@ def main() -> None:
                        help="Every stored evaluation found under the models folder. FER2013 PrivateTest is the "
                             "report split: the CNN never saw it during training or checkpoint selection.")
     refs = evaluations[key]
-    metrics = read_metrics(refs, list(refs))
+    metrics = read_metrics(refs)
     missing_models(refs, key)
     if not metrics:
         return

@@ -19,6 +19,7 @@ def positive_int(text: str) -> int:
 def model_choice(text: str) -> str:
     """An argparse type for ``--model``: ``all``, or comma-separated ids, aliases or model folders."""
     from core.models import registry
+    from core.models.base import ModelUnavailable
 
     parts = [part.strip() for part in text.split(",") if part.strip()]
     if parts == [registry.ALL]:
@@ -26,7 +27,7 @@ def model_choice(text: str) -> str:
     for part in parts or [text]:
         try:
             registry.resolve(part)
-        except Exception:  # noqa: BLE001 - ModelUnavailable: unknown name
+        except ModelUnavailable:
             raise argparse.ArgumentTypeError(
                 f"invalid choice: {part!r} (choose all, or one or more, comma-separated, of "
                 f"{', '.join(registry.names())}, their aliases, or a model folder)") from None
