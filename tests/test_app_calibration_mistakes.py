@@ -102,7 +102,7 @@ def test_evaluation_reliability_diagram_and_calibration_table(env):
     metrics = json.loads((env["cnn"] / "eval" / KEY / "metrics.json").read_text())["calibration"]
     rows = dict(zip(cnn_table["measure"], cnn_table["before"]))
     assert rows["expected calibration error (ECE)"] == pytest.approx(metrics["ece"])
-    assert rows["negative log-likelihood"] == pytest.approx(metrics["nll"])
+    assert rows["log loss (negative log-likelihood)"] == pytest.approx(metrics["nll"])
     after = dict(zip(cnn_table["measure"], cnn_table["after T"]))
     assert after["Brier score"] == pytest.approx(metrics["brier_temperature_scaled"])
     assert "after T" not in deepface_table.columns  # no temperature: no "after" column
