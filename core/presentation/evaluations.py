@@ -122,12 +122,15 @@ def read_metrics(eval_dir: str | Path) -> dict:
         if not isinstance(values, dict):
             raise bad(f"per_class.{label} must be an object")
         row = {}
+        support = values.get("support")
+        row["support"] = int(support) if _number(support) else None
         for key in ("precision", "recall", "f1"):
+            if values.get(key) is None and row["support"] == 0:  # no true face: no score (marked, never 0)
+                row[key] = None
+                continue
             if not _number(values.get(key)):
                 raise bad(f"per_class.{label}.{key} must be a number, found {values.get(key)!r}")
             row[key] = float(values[key])
-        support = values.get("support")
-        row["support"] = int(support) if _number(support) else None
         clean_per_class[label] = row
 
     out = dict(data)
