@@ -233,6 +233,13 @@ def pair_outcomes(frames: dict[str, pd.DataFrame], a: str, b: str) -> dict[str, 
             "only second right": counts["only_b"], "both wrong": counts["both_wrong"]}
 
 
+def pair_sentence(frames: dict[str, pd.DataFrame], a: str, b: str) -> str:
+    """The paired test's plain sentence for ``a`` against ``b`` on the images both scored (the counts of
+    :func:`pair_outcomes`, McNemar and the paired bootstrap: :func:`core.evaluation.paired.compare`)."""
+    right = correctness({a: frames[a], b: frames[b]})
+    return paired.compare(a, b, right[a].to_numpy(), right[b].to_numpy())["sentence"]
+
+
 def disagreements(joined: pd.DataFrame, right_model: str, wrong_model: str) -> pd.DataFrame:
     """Rows of :func:`core.presentation.tables.join_predictions` that ``right_model`` got right and
     ``wrong_model`` wrong, the wrong model's most confident mistakes first."""
