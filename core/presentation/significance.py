@@ -93,7 +93,7 @@ def comparison_table(metrics_by_model: Mapping[str, Mapping]) -> pd.DataFrame | 
     if not pairs:
         return None
     rows = [{"model A": charts.display_name(c["a"]), "model B": charts.display_name(c["b"]), "faces": c["n"],
-             "A − B (points)": c["difference"] * 100, "95% CI (points)": interval_text(c["interval"], percent=True)[:-1],
+             "A − B (points)": c["difference"] * 100, "95% CI (points)": f"{c['interval'][0] * 100:.1f} to {c['interval'][1] * 100:.1f}",
              "both right": c["both_right"], "only A right": c["only_a"], "only B right": c["only_b"],
              "both wrong": c["both_wrong"], "McNemar p": c["mcnemar_p"],
              "faces to settle": c.get("faces_to_settle")} for c in pairs]
