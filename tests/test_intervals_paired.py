@@ -147,3 +147,15 @@ def test_store_comparisons_rewrites_each_metrics_json(tmp_path):
     cnn = json.loads((tmp_path / "fer2013_cnn/eval/x-all/metrics.json").read_text())
     assert cnn["accuracy"] == 0.5 and [c["b"] for c in cnn["comparisons"]] == ["fer_minixception"]
     assert cnn["comparisons"][0]["only_a"] == 1 and cnn["comparisons"][0]["only_b"] == 0
+
+
+def test_a_malformed_comparison_is_left_out_of_the_page_tables():
+    from core.presentation import significance
+
+    good = paired.compare("fer2013_cnn", "fer_minixception", *_answers(600, 80, 30, 290))
+    metrics = {"fer2013_cnn": {"comparisons": [{"a": "fer2013_cnn"}, "junk", good]},
+               "fer_minixception": {"comparisons": "not a list"}}
+    table = significance.comparison_table(metrics)
+    assert len(table) == 1 and table.loc[0, "only A right"] == 80 and table.loc[0, "95% CI (points)"].count(" to ") == 1
+    assert significance.comparison_sentences(metrics) == [good["sentence"]]
+    assert significance.comparison_table({"fer2013_cnn": {}}) is None

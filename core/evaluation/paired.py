@@ -168,8 +168,9 @@ def store_comparisons(eval_dirs) -> dict[str, list[dict]]:
     for folder in map(Path, eval_dirs):
         if (folder / "metrics.json").is_file() and (folder / "predictions.csv").is_file():
             data = json.loads((folder / "metrics.json").read_text())
-            metrics[data["model"]] = (folder, data)
-            frames[data["model"]] = pd.read_csv(folder / "predictions.csv", usecols=["path", "true", "predicted"])
+            model = data.get("model") or folder.parent.parent.name  # models/<id>/eval/<key>
+            metrics[model] = (folder, data)
+            frames[model] = pd.read_csv(folder / "predictions.csv", usecols=["path", "true", "predicted"])
     found = by_model(frames)
     for model, (folder, data) in metrics.items():
         data["comparisons"] = found.get(model, [])

@@ -22,6 +22,8 @@ import pandas as pd
 from core.presentation import charts
 
 NO_SUPPORT = "no true face here: not scored"
+COMPARISON_KEYS = {"a", "b", "n", "difference", "interval", "both_right", "only_a", "only_b", "both_wrong",
+                   "mcnemar_p", "sentence"}
 READING = (
     "**How to read these.** Each score comes with a 95% interval: the faces were resampled with replacement 2,000 "
     "times (a seeded bootstrap) and the interval holds the middle 95% of the scores on those resamples, so a "
@@ -73,7 +75,10 @@ def _unique_pairs(metrics_by_model: Mapping[str, Mapping]) -> list[dict]:
     """Each comparison once (A against B, A first in the given order), among the models given."""
     models, seen, out = list(metrics_by_model), set(), []
     for model in models:
-        for c in metrics_by_model[model].get("comparisons") or []:
+        found = metrics_by_model[model].get("comparisons")
+        for c in found if isinstance(found, list) else []:
+            if not isinstance(c, Mapping) or not set(c) >= COMPARISON_KEYS:
+                continue  # a hand-edited or older entry: left out rather than breaking the page
             pair = frozenset((c["a"], c["b"]))
             if c["b"] in models and pair not in seen:
                 seen.add(pair)
