@@ -60,6 +60,7 @@ deepface-weights: venv
 	$(BIN)/python -m core.models.deepface_weights
 
 # Refreshes the SHIPPED artifacts: rewrites models/fer2013_cnn/eval/*/metrics.json and predictions.csv.
+# Every evaluation also rewrites `comparisons` (the paired tests) in the other models' metrics.json on that split.
 evaluate: venv
 	@echo "make evaluate: re-evaluating models/fer2013_cnn; this rewrites its shipped eval/ files (git diff shows any change)"
 	$(BIN)/python -m core calibrate --model fer2013_cnn --data $(FER2013_DIR) --split PublicTest

@@ -100,7 +100,8 @@ def the_zoo() -> None:
 # --------------------------------------------------------------------------- accuracy
 
 
-MEASURED_COLUMNS = ("model", "dataset / split", "images", "accuracy", "macro F1")
+MEASURED_COLUMNS = ("model", "dataset / split", "images", "accuracy", "accuracy 95% CI", "always the commonest", "chance",
+                    "macro F1", "macro F1 95% CI")
 
 
 def measured_here(root, cnn_folder) -> None:

@@ -27,6 +27,7 @@ from pages.common import load_model_set, read, server_data_roots, split_label
 
 CROPS, PHOTOS = "face crops", "photos: detect faces first"
 RESULT_KEY = "data_report"
+INPUT_KEY = "data_report_input"  # which input RESULT_KEY's report was made from
 GALLERY_SIZE = 24
 UPLOAD_MB = 100  # the zip itself; what it unpacks to is limited by core.data.archive.DEFAULT_LIMITS
 LOG = logging.getLogger(__name__)
@@ -124,6 +125,73 @@ def evaluate(classifiers: dict, source, name: str | None, image_kind: str) -> No
         st.stop()
     bar.empty()
     st.session_state[RESULT_KEY] = report
+    st.session_state[INPUT_KEY] = input_identity(source, image_kind)
+
+
+def input_identity(source, image_kind: str):
+    """What the results were made from: an upload (its id), zip bytes (their digest) or a folder, and the
+    kind of images; a new input has another identity, so no old result is shown under it."""
+    import hashlib
+
+    if source is None:
+        return None
+    if isinstance(source, bytes):
+        return ("bytes", len(source), hashlib.blake2b(source, digest_size=16).hexdigest(), image_kind)
+    if isinstance(source, str):
+        return ("folder", source, image_kind)
+    return ("upload", getattr(source, "file_id", None), getattr(source, "name", None),
+            getattr(source, "size", None), image_kind)
+
+
+def fresh_report(source, image_kind: str) -> labelled.Report | None:
+    """The stored report when it was made from this input; otherwise it is dropped (never shown stale)."""
+    if st.session_state.get(INPUT_KEY) != input_identity(source, image_kind):
+        st.session_state.pop(RESULT_KEY, None)
+        st.session_state.pop(INPUT_KEY, None)
+    return st.session_state.get(RESULT_KEY)
+
+
+def choose_metadata() -> bytes | None:
+    """An optional metadata CSV (read in memory): file name, then any columns to slice the scores by."""
+    upload = st.file_uploader("Optional: a metadata CSV to slice the scores by", type=["csv"], key="data_metadata",
+                              max_upload_size=5,
+                              help="First column: the image's file name (or its path inside the zip); then any "
+                                   "columns, e.g. subject, group, age band, lighting, posed/spontaneous. Each value "
+                                   "of each column is a slice.")
+    data = upload.getvalue() if upload is not None else None
+    return st.session_state.get("data_metadata_bytes", data)  # tests put the CSV's bytes here
+
+
+def slice_scores(report: labelled.Report, metadata: bytes | None) -> dict | None:
+    """Every model's scores per slice of the metadata (None without one; a bad CSV said in one line)."""
+    from core.evaluation.slices import MetadataError, read_metadata, slice_metrics
+
+    if metadata is None:
+        return None
+    try:
+        table = read_metadata(metadata)
+    except MetadataError as error:
+        st.error(str(error), icon=":material/error:")
+        return None
+    return slice_metrics({n: r.predictions for n, r in report.results.items()}, table,
+                         {n: r.metrics["labels"] for n, r in report.results.items()})
+
+
+def show_slices(slices: dict | None) -> None:
+    from core.presentation import significance
+
+    table = significance.slices_table(slices)
+    if slices is None:
+        return
+    st.subheader("Slices of your metadata")
+    if table is None:
+        st.warning("No image matched a row of the metadata CSV (first column: the file name).")
+        return
+    st.dataframe(table, hide_index=True, key="data-slices",
+                 column_config={"accuracy": st.column_config.NumberColumn(format="%.1f%%"),
+                                "macro F1": st.column_config.NumberColumn(format="%.3f"),
+                                "p (Holm)": st.column_config.NumberColumn(format="%.2g")})
+    st.caption(significance.slices_caption(slices))
 
 
 # --------------------------------------------------------------------------- what was read
@@ -143,18 +211,22 @@ def what_was_read(report: labelled.Report) -> None:
 
 # --------------------------------------------------------------------------- figures
 
-HEADLINE_COLUMNS = ("model", "accuracy", "macro F1", "weighted F1", "images", "left out", "images / s")
+HEADLINE_COLUMNS = ("model", "accuracy", "accuracy 95% CI", "always the commonest", "chance", "macro F1", "macro F1 95% CI",
+                    "classes absent", "weighted F1", "images", "left out", "images / s")
 
 
-def figures(report: labelled.Report) -> None:
-    """The evaluation report of every model on these images, as the Evaluation page draws it."""
+def figures(report: labelled.Report, slices: dict | None = None) -> None:
+    """The evaluation report of every model on these images, as the Evaluation page draws it; the
+    download holds the same figures (slices included)."""
     scores = [ModelScores(name=name, metrics=r.metrics) for name, r in report.results.items()]
     st.subheader("Headline numbers")
     report_view.show(scores, key="data", sections=("metrics", "headline"), columns=HEADLINE_COLUMNS,
                      images="images with an emotion it knows")
     st.download_button("Download the results (zip: <model>/metrics.json, <model>/predictions.csv)",
-                       data=labelled.results_zip(report.results), file_name=f"{report.dataset.name}-evaluation.zip",
+                       data=labelled.results_zip(report.results, slices), file_name=f"{report.dataset.name}-evaluation.zip",
                        mime="application/zip", key="data-download", icon=":material/download:")
+    report_view.show(scores, key="data", sections=("significance",))
+    show_slices(slices)
     report_view.show(scores, key="data", sections=("confusion", "per_class", "calibration"))
 
 
@@ -205,6 +277,7 @@ def compared_with_fer2013(results: dict) -> None:
 def main() -> None:
     st.title("Your data: how the models score on your own labelled faces")
     source, name, image_kind = choose_source()
+    metadata = choose_metadata()
     classifiers, unavailable = ready_models()
     if unavailable:
         st.caption("Not evaluated (not ready here): " + "; ".join(f"**{charts.display_name(n)}** — {without_server_paths(why)}"
@@ -215,14 +288,14 @@ def main() -> None:
     if st.button(f"Evaluate {len(classifiers)} model{'s' if len(classifiers) != 1 else ''}", type="primary",
                  key="data_run", disabled=not source):
         evaluate(classifiers, source, name, image_kind)
-    report: labelled.Report | None = st.session_state.get(RESULT_KEY)
+    report = fresh_report(source, image_kind)
     if report is None:
         return
     what_was_read(report)
     if not report.results:
         st.error("No model could be scored on these images (see the notes).")
         return
-    figures(report)
+    figures(report, slice_scores(report, metadata))
     mistakes_gallery(report.dataset, report.results)
     compared_with_fer2013(report.results)
 

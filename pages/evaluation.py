@@ -91,7 +91,7 @@ def main() -> None:
         return
     scores = [ModelScores(name=name, metrics=m, card=model_card(refs[name])) for name, m in metrics.items()]
     st.subheader(f"Headline numbers on {split_label(key)}")
-    report.show(scores, key="eval", sections=("metrics", "headline"))
+    report.show(scores, key="eval", sections=("metrics", "headline", "significance"))
     headline_warnings(scores, key)
     report.show(scores, key="eval", sections=("confusion", "calibration", "per_class", "confusions"))
     across_datasets(evaluations, charts.display_name)

@@ -22,6 +22,7 @@ from core.presentation.evaluations import (
     disagreements,
     find_evaluations,
     pair_outcomes,
+    pair_sentence,
     resolve_dataset_file,
     rounded_for_csv,
 )
@@ -257,6 +258,7 @@ def disagreement_view(view: View) -> None:
     m2.metric(f"only {label(right_model)} right", f"{outcomes['only first right']:,}")
     m3.metric(f"only {label(wrong_model)} right", f"{outcomes['only second right']:,}")
     m4.metric("both wrong", f"{outcomes['both wrong']:,}")
+    st.caption(pair_sentence(frames, right_model, wrong_model))
     rows = disagreements(tables.join_predictions(frames), right_model, wrong_model)
     if rows.empty:
         st.info(f"No image that {label(right_model)} got right and {label(wrong_model)} wrong.")

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from core.presentation import report
+from core.presentation import report, significance
 from core.presentation.report import HEADLINE_COLUMNS, ModelScores
 from pages.common import column_rows
 
-SECTIONS = ("metrics", "headline", "confusion", "calibration", "per_class", "confusions")
+SECTIONS = ("metrics", "headline", "significance", "confusion", "calibration", "per_class", "confusions")
 
 
 def _formats(columns) -> dict:
@@ -31,7 +31,7 @@ def show(scores: Sequence[ModelScores], *, key: str, sections: Sequence[str] = S
     if unknown:
         raise ValueError(f"unknown report sections: {', '.join(sorted(unknown))}")
     draw = {"metrics": lambda: _metrics(scores, images), "headline": lambda: _headline(scores, key, columns),
-            "confusion": lambda: _confusion(scores, key), "calibration": lambda: _calibration(scores, key),
+            "significance": lambda: _significance(scores, key), "confusion": lambda: _confusion(scores, key), "calibration": lambda: _calibration(scores, key),
             "per_class": lambda: _per_class(scores, key), "confusions": lambda: _confusions(scores, key)}
     for section in sections:
         draw[section]()
@@ -55,7 +55,30 @@ def _metrics(scores: Sequence[ModelScores], images: str) -> None:
     """Each model's accuracy and macro F1 side by side, in one row."""
     columns = iter(st.columns(max(4, 2 * len(scores))))
     for headline in report.headline_metrics(scores, images=images):
-        next(columns).metric(headline.label, headline.value, delta=headline.delta, help=headline.help)
+        column = next(columns)
+        column.metric(headline.label, headline.value, delta=headline.delta, help=headline.help)
+        if headline.interval:
+            column.caption(headline.interval)
+
+
+def _significance(scores: Sequence[ModelScores], key: str) -> None:
+    """Is the difference real? Each pair's sentence and table, the baselines and the absent classes."""
+    by_model = {s.name: s.metrics for s in scores}
+    for line in dict.fromkeys(filter(None, (significance.baselines_caption(s.metrics) for s in scores))):
+        st.caption(line)
+    for line in dict.fromkeys(filter(None, (significance.absent_caption(s.metrics) for s in scores))):
+        st.caption(line)
+    table = significance.comparison_table(by_model)
+    if table is None:
+        return
+    st.subheader("Is the difference real?")
+    for sentence in significance.comparison_sentences(by_model):
+        st.markdown(f"- {sentence}")
+    st.dataframe(table, hide_index=True, key=f"{key}-comparisons",
+                 column_config={"A − B (points)": st.column_config.NumberColumn(format="%+.1f"),
+                                "McNemar p": st.column_config.NumberColumn(format="%.2g")})
+    with st.expander("How to read the intervals and the test"):
+        st.markdown(significance.READING)
 
 
 def _confusion(scores: Sequence[ModelScores], key: str) -> None:

@@ -102,7 +102,7 @@ def test_evaluation_reliability_diagram_and_calibration_table(env):
     metrics = json.loads((env["cnn"] / "eval" / KEY / "metrics.json").read_text())["calibration"]
     rows = dict(zip(cnn_table["measure"], cnn_table["before"]))
     assert rows["expected calibration error (ECE)"] == pytest.approx(metrics["ece"])
-    assert rows["negative log-likelihood"] == pytest.approx(metrics["nll"])
+    assert rows["log loss (negative log-likelihood)"] == pytest.approx(metrics["nll"])
     after = dict(zip(cnn_table["measure"], cnn_table["after T"]))
     assert after["Brier score"] == pytest.approx(metrics["brier_temperature_scaled"])
     assert "after T" not in deepface_table.columns  # no temperature: no "after" column
@@ -175,6 +175,8 @@ def test_mistakes_disagreement_counts_match_the_predictions(env):
     values = {m.label: m.value for m in at.metric}
     assert values["both right"] == str(expected["both right"]) and values["both wrong"] == str(expected["both wrong"])
     assert values["only CNN right"] == "16" and values["only DeepFace right"] == "5"
+    # the paired test reads the same 2x2 table: exact McNemar, 2 P(X <= 5) for X ~ Bin(21, 1/2) = 0.0266
+    assert "more often than DeepFace" in texts(at) and "McNemar p = 0.03" in texts(at)
     assert "16 images" in texts(at)
     captions = [c for c in messages(at, "caption") if c.startswith("true **")]
     assert len(captions) == 16 and all(":green[✓]" in c.split("\n")[1] and ":red[✗]" in c.split("\n")[2]

@@ -149,5 +149,5 @@ def test_reliability_figure_has_the_diagonal_and_one_trace_per_series(logits):
     assert before.marker.size[biggest] == max(before.marker.size)
     assert fig.layout.title.text == "fer2013_cnn"
     rows = calibration_rows(section)
-    assert [r["measure"].split()[0] for r in rows] == ["expected", "negative", "Brier"]
+    assert [r["measure"].split()[0] for r in rows] == ["expected", "log", "Brier"]
     assert rows[0]["before"] == section["ece"] and rows[0]["after temperature scaling"] == section["ece_temperature_scaled"]

@@ -26,6 +26,7 @@ METRIC_TYPES = {
     "macro_f1": float, "weighted_f1": float, "per_class": dict, "confusion_matrix": dict, "top_confusions": list,
     "flip_tta_accuracy": (float, type(None)), "wall_seconds": float, "images_per_second": (float, type(None)),
     "created_at": str, "commit": (str, type(None)), "limit": (int, type(None)), "calibration": dict,
+    "intervals": dict, "baselines": dict, "classes_absent": list,
 }
 
 
@@ -68,7 +69,8 @@ def models_dir(tmp_path, tiny_model_dir) -> Path:
 def check_artifacts(out: Path, metrics: dict, dataset, split: str) -> pd.DataFrame:
     """Everything ARTIFACTS.md promises about metrics.json and predictions.csv, and their consistency."""
     assert json.loads((out / "metrics.json").read_text()) == metrics
-    assert set(metrics) == set(METRIC_TYPES)
+    assert set(metrics) - {"comparisons"} == set(METRIC_TYPES)  # the CLI adds comparisons with other stored models
+    assert isinstance(metrics.get("comparisons", []), list)
     for key, kind in METRIC_TYPES.items():
         assert isinstance(metrics[key], kind), (key, metrics[key])
     assert metrics["dataset"] == {"name": dataset.name, "split": split, "n_files": len(dataset.split(split)),
@@ -210,19 +212,25 @@ def test_fixed_classifier_gives_the_expected_metrics(fixed_fer, tmp_path):
         [0, 0, 0, 0, 0],
         [0, 0, 0, 2, 0],
     ]
-    f1 = {"angry": Fraction(6, 7), "happy": Fraction(4, 5), "sad": Fraction(2, 3), "surprise": 0, "neutral": 0}
+    f1 = {"angry": Fraction(6, 7), "happy": Fraction(4, 5), "sad": Fraction(2, 3), "neutral": 0}
     support = {"angry": 4, "happy": 4, "sad": 2, "surprise": 0, "neutral": 2}
-    precision = {"angry": 1, "happy": Fraction(2, 3), "sad": 1, "surprise": 0, "neutral": 0}
-    recall = {"angry": Fraction(3, 4), "happy": 1, "sad": Fraction(1, 2), "surprise": 0, "neutral": 0}
+    precision = {"angry": 1, "happy": Fraction(2, 3), "sad": 1, "neutral": 0}
+    recall = {"angry": Fraction(3, 4), "happy": 1, "sad": Fraction(1, 2), "neutral": 0}
     for label in labels:
         got = metrics["per_class"][label]
         assert got["support"] == support[label]
+        if label == "surprise":  # no true face: marked, never scored 0 (issue 26)
+            assert (got["precision"], got["recall"], got["f1"]) == (None, None, None)
+            continue
         assert got["precision"] == pytest.approx(float(precision[label]), abs=1e-12)
         assert got["recall"] == pytest.approx(float(recall[label]), abs=1e-12)
         assert got["f1"] == pytest.approx(float(f1[label]), abs=1e-12)
-    # every label occurs in the truth or the predictions, so all five count in the averages
-    assert metrics["macro_f1"] == pytest.approx(float(sum(f1.values()) / 5), abs=1e-12)
-    assert metrics["weighted_f1"] == pytest.approx(float(sum(f1[k] * support[k] for k in labels) / 12), abs=1e-12)
+    # surprise is predicted but has no true face: it is named and left out of the averages
+    assert metrics["classes_absent"] == ["surprise"]
+    assert metrics["macro_f1"] == pytest.approx(float(sum(f1.values()) / 4), abs=1e-12)
+    assert metrics["weighted_f1"] == pytest.approx(float(sum(f1[k] * support[k] for k in f1) / 12), abs=1e-12)
+    assert metrics["baselines"] == {"majority_class": {"label": "angry", "accuracy": 4 / 12},
+                                    "stratified_chance": pytest.approx((16 + 16 + 4 + 4) / 144)}
     assert metrics["top_confusions"] == [
         {"true": "neutral", "predicted": "surprise", "count": 2, "share_of_true": 1.0},
         {"true": "angry", "predicted": "happy", "count": 1, "share_of_true": 0.25},

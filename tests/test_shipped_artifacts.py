@@ -59,3 +59,33 @@ def test_readme_rows_show_the_accuracy_of_the_file_they_cite():
         assert path.is_file(), f"the README cites {cited}, which is missing"
         accuracy = json.loads(path.read_text())["accuracy"]
         assert f"{accuracy * 100:.1f}%" in row, f"README row for {cited} does not show {accuracy:.2%}"
+
+
+@pytest.mark.parametrize("folder", EVAL_DIRS, ids=[str(p.relative_to(PROJECT_ROOT / "models")) for p in EVAL_DIRS])
+def test_intervals_baselines_and_comparisons_agree_with_predictions(folder):
+    """Issue 26: the stored intervals, baselines and paired tests are what the predictions give (seeded)."""
+    from core.evaluation import paired
+    from core.evaluation.intervals import baselines, metric_intervals
+
+    metrics = json.loads((folder / "metrics.json").read_text())
+    frame = pd.read_csv(folder / "predictions.csv")
+    labels = metrics["labels"]
+    assert metrics["intervals"] == metric_intervals(frame["true"], frame["predicted"], labels)
+    assert metrics["intervals"]["n_resamples"] >= 2000 and metrics["intervals"]["confidence"] == 0.95
+    lo, hi = metrics["intervals"]["accuracy"]
+    assert lo < metrics["accuracy"] < hi
+    assert metrics["baselines"] == baselines(frame["true"], labels)
+    assert metrics["classes_absent"] == [label for label in labels if label not in set(frame["true"])]
+    calibration = metrics["calibration"]
+    assert calibration["log_loss"] == calibration["nll"] and 0 <= calibration["brier"] <= 2
+    others = {p.parent.parent.name: p for p in PROJECT_ROOT.glob(f"models/*/eval/{folder.name}") if p != folder}
+    assert sorted(c["b"] for c in metrics["comparisons"]) == sorted(
+        json.loads((p / "metrics.json").read_text())["model"] for p in others.values())
+    frames = {metrics["model"]: frame}
+    frames.update({json.loads((p / "metrics.json").read_text())["model"]: pd.read_csv(p / "predictions.csv")
+                   for p in others.values()})
+    assert metrics["comparisons"] == paired.by_model(frames)[metrics["model"]]
+    for comparison in metrics["comparisons"]:
+        right = paired.correctness({comparison["a"]: frames[comparison["a"]], comparison["b"]: frames[comparison["b"]]})
+        assert comparison["n"] == len(right) == len(frame)  # the same faces, matched by path
+        assert comparison["only_a"] == int((right[comparison["a"]] & ~right[comparison["b"]]).sum())

@@ -72,7 +72,7 @@ def expected_calibration_error(bins: Sequence[dict]) -> float:
 
 
 def calibration_report(probs, y_true, n_bins: int = N_BINS) -> dict:
-    """``ece``, ``nll``, ``brier`` and ``bins``.
+    """``ece``, ``nll`` (also stored as ``log_loss``, the name most readers know), ``brier`` and ``bins``.
 
     Brier is the multi-class score (Brier 1950): squared error summed over classes, 0..2, written
     out because scikit-learn's ``brier_score_loss`` switches to the one-class form for two classes.
@@ -82,7 +82,8 @@ def calibration_report(probs, y_true, n_bins: int = N_BINS) -> dict:
     probs, y_true = _check(probs, y_true)
     labels = list(range(probs.shape[1]))
     bins = reliability_bins(probs, y_true, n_bins)
-    return {"ece": expected_calibration_error(bins), "nll": float(log_loss(y_true, probs, labels=labels)),
+    nll = float(log_loss(y_true, probs, labels=labels))
+    return {"ece": expected_calibration_error(bins), "nll": nll, "log_loss": nll,
             "brier": float(((probs - np.eye(probs.shape[1])[y_true]) ** 2).sum(axis=1).mean()), "bins": bins}
 
 
@@ -142,7 +143,8 @@ def add_calibration(metrics: dict, probs, y_true, temperature: float | None = No
     if temperature is not None:
         scaled = calibration_report(apply_temperature(probs, temperature), y_true)
         section.update({"temperature": float(temperature), "ece_temperature_scaled": scaled["ece"],
-                        "nll_temperature_scaled": scaled["nll"], "brier_temperature_scaled": scaled["brier"],
+                        "nll_temperature_scaled": scaled["nll"], "log_loss_temperature_scaled": scaled["nll"],
+                        "brier_temperature_scaled": scaled["brier"],
                         "bins_temperature_scaled": scaled["bins"]})
     metrics["calibration"] = section
     return metrics

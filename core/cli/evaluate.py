@@ -39,8 +39,35 @@ def run(args) -> int:
     except ImageDecodeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    metrics["comparisons"] = _store_comparisons(root, out.name).get(model_name, [])
     print(format_summary(metrics, out))
     return 0
+
+
+def _store_comparisons(root: Path, key: str) -> dict[str, list[dict]]:
+    """Every stored evaluation on split ``key`` under the models folder ``root`` compared with every
+    other (the ``comparisons`` of their metrics.json; see core.evaluation.paired)."""
+    from core.evaluation.paired import store_comparisons
+
+    return store_comparisons(sorted(p for p in Path(root).glob(f"*/eval/{key}") if p.is_dir()))
+
+
+def _write_comparisons(results: dict, dataset_name: str, split: str, out: Path | None) -> list[dict]:
+    """The pairwise comparisons of this run's models on one split: each model's metrics.json gains its
+    own (``a`` is the model), and ``--out`` gets ``comparison.json``. Returns the unordered pairs."""
+    from core.evaluation.labelled import write_result
+    from core.evaluation.paired import by_model, compare_frames
+    from core.paths import write_json
+
+    frames = {name: result.predictions for name, (result, _folder) in results.items()}
+    pairs = compare_frames(frames)
+    for name, comparisons in by_model(frames).items():
+        result, folder = results[name]
+        result.metrics["comparisons"] = comparisons
+        write_result(result, folder)
+    if out is not None and pairs:
+        write_json(out, {"dataset": dataset_name, "split": split, "comparisons": pairs})
+    return pairs
 
 
 def _wants_labelled_run(args) -> bool:
@@ -91,6 +118,7 @@ def run_labelled(args) -> int:
     for note in getattr(dataset, "notes", []):
         print(f"note: {note}", file=sys.stderr)
     failures = 0
+    done: dict[str, dict] = {}  # split -> {model: (result, folder)}, for the pairwise comparisons
     for name in names:
         try:
             classifier = registry.get(name, args.models_dir)
@@ -115,11 +143,25 @@ def run_labelled(args) -> int:
             else:
                 out = eval_dir(root, model_name, dataset.name, split)
             write_result(result, out)
+            done.setdefault(split, {})[model_name] = (result, out)
             if args.out is None:
                 write_model_card(out.parent.parent, classifier)
             if result.note:
                 print(f"note: {result.note}")
             print(format_summary(result.metrics, out))
+    for split, results in done.items():
+        if len(results) < 2 and args.out is not None:
+            continue
+        if args.out is None:  # the stored evaluations: every model on this split, this run's or not
+            root = next(iter(results.values()))[1].parent.parent.parent
+            stored = _store_comparisons(root, f"{dataset.name}-{split}")
+            pairs = [c for i, (model, found) in enumerate(stored.items()) for c in found
+                     if c["b"] in list(stored)[i + 1:]]
+        else:
+            target = Path(args.out) / ("comparison.json" if len(splits) == 1 else f"comparison-{dataset.name}-{split}.json")
+            pairs = _write_comparisons(results, dataset.name, split, target)
+        for pair in pairs:
+            print(f"{split}: {pair['sentence']}")
     return 1 if failures else 0
 
 

@@ -7,7 +7,8 @@ are already crops) over one split and writes ``metrics.json`` and ``predictions.
 
 Metrics come from scikit-learn. Their label set is the union of the classifier's and the dataset's
 labels, in :data:`core.labels.EMOTIONS` order; macro and weighted F1 average over the labels that
-occur in the truth or the predictions (scikit-learn's default). The main accuracy is always a
+occur in the truth (a class with no true face has no F1; it is named in ``classes_absent``), and
+every score has a seeded 95% bootstrap interval (:mod:`core.evaluation.intervals`). The main accuracy is always a
 single pass; with ``flip_tta`` the mean of the probabilities of the image and its mirror image is
 reported apart, as ``flip_tta_accuracy``; ``calibration`` holds ECE, NLL and Brier of the single pass
 (and, with the model's fitted temperature, the same after temperature scaling); ``wall_seconds`` and ``images_per_second`` time the single
@@ -211,21 +212,43 @@ def evaluate(classifier, dataset, split: str, out_dir: str | Path | None = None,
     return (metrics, frame) if return_predictions else metrics
 
 
+def _ci(interval, scale: float = 1.0, digits: int = 1) -> str:
+    """`` (95% CI lo-hi)``, or nothing without an interval."""
+    if not interval:
+        return ""
+    return f" (95% CI {interval[0] * scale:.{digits}f}-{interval[1] * scale:.{digits}f})"
+
+
 def format_summary(metrics: dict, out_dir: str | Path | None = None) -> str:
-    """A few lines for the terminal: accuracy, macro F1, recall per class, top confusions, files."""
+    """A few lines for the terminal: accuracy and macro F1 with their intervals, the baselines, recall
+    per class, calibration, top confusions, the paired comparisons, files."""
     d = metrics["dataset"]
+    ci = metrics.get("intervals") or {}
     limited = f", {metrics['n_images']} spread over {d['n_files']}" if metrics.get("limit") else ""
     lines = [f"{metrics['model']} on {d['name']} {d['split']} ({metrics['n_images']} images{limited}): "
-             f"accuracy {metrics['accuracy'] * 100:.2f}%, macro F1 {metrics['macro_f1']:.3f}, "
+             f"accuracy {metrics['accuracy'] * 100:.2f}%{_ci(ci.get('accuracy'), 100)}, "
+             f"macro F1 {metrics['macro_f1']:.3f}{_ci(ci.get('macro_f1'), digits=3)}, "
              f"weighted F1 {metrics['weighted_f1']:.3f}"]
+    base = metrics.get("baselines") or {}
+    if base.get("majority_class"):
+        lines.append(f"baselines: always {base['majority_class']['label']} {base['majority_class']['accuracy']:.1%}, "
+                     f"chance with the class shares {base['stratified_chance']:.1%}")
+    if metrics.get("classes_absent"):
+        lines.append(f"no true face of {', '.join(metrics['classes_absent'])}: left out of macro F1")
     if metrics.get("flip_tta_accuracy") is not None:
         lines.append(f"with flip TTA: accuracy {metrics['flip_tta_accuracy'] * 100:.2f}%")
-    lines.append("recall: " + ", ".join(f"{label} {m['recall'] * 100:.1f}% (n={m['support']})"
-                                        for label, m in metrics["per_class"].items()))
+    per_ci = ci.get("per_class") or {}
+    lines.append("recall: " + ", ".join(
+        f"{label} {m['recall'] * 100:.1f}%{_ci((per_ci.get(label) or {}).get('recall'), 100)} (n={m['support']})"
+        for label, m in metrics["per_class"].items() if m.get("recall") is not None))
+    cal = metrics.get("calibration") or {}
+    if "ece" in cal:
+        lines.append(f"calibration: ECE {cal['ece']:.4f}, Brier {cal['brier']:.4f}, log loss {cal['nll']:.4f}")
     top = metrics["top_confusions"][:5]
     if top:
         lines.append("top confusions: " + ", ".join(
             f"{c['true']}->{c['predicted']} {c['count']} ({c['share_of_true'] * 100:.1f}% of {c['true']})" for c in top))
+    lines += [c["sentence"] for c in metrics.get("comparisons") or []]
     if metrics.get("images_per_second"):
         lines.append(f"{metrics['wall_seconds']:.1f} s, {metrics['images_per_second']:.0f} images/s")
     if out_dir is not None:

@@ -90,14 +90,35 @@ def _csv_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode("utf-8")
 
 
-def results_zip(results: Mapping[str, ModelResult]) -> bytes:
-    """Zip bytes (built in memory) holding ``<model>/metrics.json`` and ``<model>/predictions.csv``."""
+def with_slices(result: ModelResult, slices: Mapping | None) -> dict:
+    """The model's ``metrics.json`` dict, with its own rows of ``slices`` (see
+    :func:`core.evaluation.slices.slice_metrics`) under ``slices`` when there are any."""
+    if not slices:
+        return result.metrics
+    own = [row for row in slices["slices"] if row["model"] == result.model]
+    return {**result.metrics, "slices": {**{k: v for k, v in slices.items() if k != "slices"}, "slices": own}}
+
+
+def results_zip(results: Mapping[str, ModelResult], slices: Mapping | None = None) -> bytes:
+    """Zip bytes (built in memory) holding ``<model>/metrics.json`` and ``<model>/predictions.csv``; with
+    ``slices``, each metrics.json holds its model's slice scores too (the page's figures)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, result in results.items():
-            archive.writestr(f"{name}/metrics.json", json.dumps(result.metrics, indent=2) + "\n")
+            archive.writestr(f"{name}/metrics.json", json.dumps(with_slices(result, slices), indent=2) + "\n")
             archive.writestr(f"{name}/predictions.csv", _csv_bytes(result.predictions))
     return buffer.getvalue()
+
+
+def add_comparisons(results: Mapping[str, ModelResult]) -> None:
+    """Each result's ``metrics["comparisons"]``: the paired test against every other model (same faces,
+    matched by path), as the stored evaluations hold them."""
+    from core.evaluation.paired import by_model
+
+    found = by_model({name: r.predictions for name, r in results.items()},
+                     {name: r.display_name for name, r in results.items()})
+    for name, comparisons in found.items():
+        results[name].metrics["comparisons"] = comparisons
 
 
 def write_result(result: ModelResult, out_dir: str | Path) -> Path:
@@ -178,6 +199,9 @@ def evaluate_source(source, classifiers: Mapping[str, object], photos: bool = Fa
                                     on_progress=lambda _name, done, total, step=step: step(done, total))
         results.update(part)
         failed.update(why)
+    if len(results) > 1:
+        report("Comparing the models", 1.0)
+        add_comparisons(results)
     report("Done", 1.0)
     notes = list(getattr(dataset, "notes", []))
     notes += [r.note for r in results.values() if r.note]

@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from core.evaluation import paired
 from core.evaluation.metrics import MAX_TOP_CONFUSIONS, top_confusions
 from core.models import registry
 from core.presentation.artifacts import ArtifactError, _numeric, models_root, read_csv, read_json
@@ -121,12 +122,15 @@ def read_metrics(eval_dir: str | Path) -> dict:
         if not isinstance(values, dict):
             raise bad(f"per_class.{label} must be an object")
         row = {}
+        support = values.get("support")
+        row["support"] = int(support) if _number(support) else None
         for key in ("precision", "recall", "f1"):
+            if values.get(key) is None and row["support"] == 0:  # no true face: no score (marked, never 0)
+                row[key] = None
+                continue
             if not _number(values.get(key)):
                 raise bad(f"per_class.{label}.{key} must be a number, found {values.get(key)!r}")
             row[key] = float(values[key])
-        support = values.get("support")
-        row["support"] = int(support) if _number(support) else None
         clean_per_class[label] = row
 
     out = dict(data)
@@ -203,13 +207,8 @@ def cross_dataset_frame(evaluations: dict[str, dict[str, EvalRef]], read, label=
 
 def correctness(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per image every model scored (joined on ``path``): ``true`` and, per model, whether
-    it was right (bool column named after the model)."""
-    joined = None
-    for model, frame in frames.items():
-        part = frame[["path", "true", "predicted"]].drop_duplicates("path")
-        part = part.assign(**{model: part["predicted"] == part["true"]}).drop(columns=["predicted"])
-        joined = part if joined is None else joined.merge(part.drop(columns=["true"]), on="path", how="inner")
-    return joined if joined is not None else pd.DataFrame(columns=["path", "true"])
+    it was right (see :func:`core.evaluation.paired.correctness`, which the paired test uses too)."""
+    return paired.correctness(frames)
 
 
 def disagreement_matrix(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -226,11 +225,19 @@ def disagreement_matrix(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def pair_outcomes(frames: dict[str, pd.DataFrame], a: str, b: str) -> dict[str, int]:
-    """Images of two models by outcome: both right, only ``a`` right, only ``b`` right, both wrong."""
+    """Images of two models by outcome: both right, only ``a`` right, only ``b`` right, both wrong: the
+    2x2 table of the paired test (:func:`core.evaluation.paired.outcome_counts`), the same numbers."""
     right = correctness({a: frames[a], b: frames[b]})
-    return {"both right": int((right[a] & right[b]).sum()), "only first right": int((right[a] & ~right[b]).sum()),
-            "only second right": int((~right[a] & right[b]).sum()),
-            "both wrong": int((~right[a] & ~right[b]).sum())}
+    counts = paired.outcome_counts(right[a].to_numpy(), right[b].to_numpy())
+    return {"both right": counts["both_right"], "only first right": counts["only_a"],
+            "only second right": counts["only_b"], "both wrong": counts["both_wrong"]}
+
+
+def pair_sentence(frames: dict[str, pd.DataFrame], a: str, b: str) -> str:
+    """The paired test's plain sentence for ``a`` against ``b`` on the images both scored (the counts of
+    :func:`pair_outcomes`, McNemar and the paired bootstrap: :func:`core.evaluation.paired.compare`)."""
+    right = correctness({a: frames[a], b: frames[b]})
+    return paired.compare(a, b, right[a].to_numpy(), right[b].to_numpy())["sentence"]
 
 
 def disagreements(joined: pd.DataFrame, right_model: str, wrong_model: str) -> pd.DataFrame:

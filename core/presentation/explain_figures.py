@@ -96,7 +96,7 @@ def reliability_figure(series: Mapping[str, Sequence[Mapping]], title: str | Non
 def calibration_rows(calibration: Mapping) -> list[dict]:
     """The Evaluation page's table: one row per measure, before and (when fitted) after scaling."""
     rows = []
-    for label, key in (("expected calibration error (ECE)", "ece"), ("negative log-likelihood", "nll"),
+    for label, key in (("expected calibration error (ECE)", "ece"), ("log loss (negative log-likelihood)", "nll"),
                        ("Brier score", "brier")):
         rows.append({"measure": label, "before": calibration.get(key),
                      "after temperature scaling": calibration.get(f"{key}_temperature_scaled")})

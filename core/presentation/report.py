@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from core.presentation import charts, tables
+from core.presentation import charts, significance, tables
 from core.presentation.explain_figures import calibration_rows, reliability_figure
 
 
@@ -63,13 +63,17 @@ class Headline:
     value: str
     delta: str | None = None
     help: str | None = None
+    interval: str | None = None  # "95% CI lo–hi", shown under the number
 
 
 # --------------------------------------------------------------------------- headline
 
-HEADLINE_COLUMNS = ("model", "folder", "accuracy", "macro F1", "weighted F1", "images", "flip-TTA accuracy",
+HEADLINE_COLUMNS = ("model", "folder", "accuracy", "accuracy 95% CI", "always the commonest", "chance", "macro F1",
+                    "macro F1 95% CI", "classes absent", "weighted F1", "images", "flip-TTA accuracy",
                     "images / s", "evaluated", "commit", "limit")
-OPTIONAL_COLUMNS = ("flip-TTA accuracy", "limit", "left out")  # left out when empty for every model
+# left out when empty for every model
+OPTIONAL_COLUMNS = ("flip-TTA accuracy", "limit", "left out", "classes absent", "accuracy 95% CI", "macro F1 95% CI",
+                    "always the commonest", "chance")
 # printf-style formats of the numeric columns of every report table; percentages are 0-100
 FORMATS = {"accuracy": "%.1f%%", "flip-TTA accuracy": "%.1f%%", "macro F1": "%.3f", "weighted F1": "%.3f",
            "images / s": "%.0f", "share of true class": "%.1f%%"}
@@ -94,12 +98,14 @@ def _headline_row(score: ModelScores) -> dict:
             "images": m["n_images"],
             "left out": sum(excluded.values()) if isinstance(excluded, Mapping) else None,
             "flip-TTA accuracy": _percent(m.get("flip_tta_accuracy")), "images / s": m.get("images_per_second"),
-            "evaluated": _when(m.get("created_at")), "commit": (m.get("commit") or "")[:10], "limit": m.get("limit")}
+            "evaluated": _when(m.get("created_at")), "commit": (m.get("commit") or "")[:10], "limit": m.get("limit"),
+            **significance.headline_extras(m)}
 
 
 def headline_table(scores: Sequence[ModelScores], *, columns: Sequence[str] = HEADLINE_COLUMNS) -> pd.DataFrame:
     """One row per model: ``columns`` out of ``model``, ``folder``, ``dataset / split``, ``accuracy`` and
-    ``flip-TTA accuracy`` (percent), ``macro F1``, ``weighted F1``, ``images``, ``left out`` (images of
+    ``flip-TTA accuracy`` (percent), ``accuracy 95% CI``, the no-skill baselines ``always the commonest``
+    and ``chance``, ``macro F1``, ``macro F1 95% CI``, ``classes absent``, ``weighted F1``, ``images``, ``left out`` (images of
     labels the model does not have), ``images / s``, ``evaluated``, ``commit`` and ``limit``.
 
     The optional columns (:data:`OPTIONAL_COLUMNS`) are dropped when no model has a value in them.
@@ -117,11 +123,18 @@ def headline_metrics(scores: Sequence[ModelScores], *, images: str = "test image
         other = next((s for s in scores if s is not score), None)
         delta = (f"{(m['accuracy'] - other.metrics['accuracy']) * 100:+.1f} pts vs {other.label}"
                  if other is not None and len(scores) == 2 else None)
+        ci = significance.intervals_of(m)
+        acc_ci = significance.interval_text(ci.get("accuracy"), percent=True)
+        f1_ci = significance.interval_text(ci.get("macro_f1"))
         out.append(Headline(f"{score.label} accuracy", f"{m['accuracy']:.1%}", delta,
-                            f"Share of the {m['n_images']:,} {images} that {score.label} got right."))
+                            " ".join(filter(None, (f"Share of the {m['n_images']:,} {images} that {score.label} "
+                                                   f"got right" + (f"; 95% CI {acc_ci}." if acc_ci else "."),
+                                                   significance.baselines_caption(m)))),
+                            f"95% CI {acc_ci}" if acc_ci else None))
         out.append(Headline(f"{score.label} macro F1", f"{m['macro_f1']:.3f}", None,
-                            "The unweighted mean of the per-class F1: rare classes (disgust) count as much as "
-                            "common ones."))
+                            "The unweighted mean of the per-class F1 over the emotions with at least one true face: "
+                            "rare classes (disgust) count as much as common ones."
+                            + (f" 95% CI {f1_ci}." if f1_ci else ""), f"95% CI {f1_ci}" if f1_ci else None))
     return out
 
 
@@ -154,13 +167,23 @@ PER_CLASS_MEASURES = {"precision": "precision", "recall": "recall", "f1": "F1", 
 
 
 def per_class_table(scores: Sequence[ModelScores]) -> pd.DataFrame:
-    """One row per emotion: ``<model> precision``, ..., ``<model> support``, measure by measure."""
+    """One row per emotion: ``<model> precision``, its ``95% CI`` (when the metrics hold intervals), ...,
+    ``<model> support``, measure by measure; ``note`` (when some class has no true face) marks such an
+    emotion: its scores are empty, never 0."""
     labels = report_labels(scores)
     long = tables.per_class_frame({s.name: s.metrics for s in scores})
     wide = long.pivot(index="emotion", columns="model", values=list(PER_CLASS_MEASURES))
     wide = wide.reindex([label for label in labels if label in wide.index])
     wide.columns = [f"{model} {PER_CLASS_MEASURES[measure]}" for measure, model in wide.columns]
-    ordered = [f"{s.label} {name}" for name in PER_CLASS_MEASURES.values() for s in scores]
+    for s in (s for s in scores if significance.intervals_of(s.metrics)):
+        extras = {label: significance.per_class_extras(s.metrics, label) for label in wide.index}
+        for name in ("precision", "recall", "F1"):
+            wide[f"{s.label} {name} 95% CI"] = [extras[label][f"{name} 95% CI"] for label in wide.index]
+    absent = {label for s in scores for label in s.metrics.get("classes_absent") or []}
+    if absent:
+        wide["note"] = [significance.NO_SUPPORT if label in absent else "" for label in wide.index]
+    ordered = [f"{s.label} {name}{ci}" for name in ("precision", "recall", "F1") for s in scores
+               for ci in ("", " 95% CI")] + [f"{s.label} support" for s in scores] + ["note"]
     wide = wide[[c for c in ordered if c in wide.columns]].reset_index()
     wide.columns.name = None
     return wide
