@@ -198,3 +198,14 @@ def test_cli_audit_refuses_training_and_a_missing_csv(capsys, tmp_path):
     assert "trained on" in capsys.readouterr().err
     assert main(["audit", "--data", str(tmp_path)]) == 2
     assert "--csv" in capsys.readouterr().err
+
+
+def test_the_bench_figures_come_from_the_stored_predictions_and_meet_the_floors():
+    from core.bench.label_audit import label_audit_benchmark
+
+    figures = label_audit_benchmark(log=lambda _: None)
+    assert figures["models"][:2] == ["fer2013_cnn", "fer_minixception"]
+    assert figures["public_test"]["n_flipped"] == 359 and figures["clean_private_test"]["n_flipped"] > 200
+    assert figures["clean_private_test"]["recall"] >= 0.75 and figures["clean_private_test"]["top_k_precision"] >= 0.70
+    assert figures["public_test"]["precision"] < figures["clean_private_test"]["precision"]  # FER2013's own noise
+    assert figures["target_met"] is True
