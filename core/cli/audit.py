@@ -62,7 +62,7 @@ def _answers(args, split: str):
     from core.cli.common import load_models
     from core.cli.evaluate import _load_labelled_data
     from core.data.datasets import DatasetError
-    from core.evaluation.audit import ModelAnswers
+    from core.evaluation.audit import answers_from_results
     from core.evaluation.labelled import evaluate_model
     from core.media.images import ImageDecodeError
 
@@ -82,8 +82,7 @@ def _answers(args, split: str):
         except (DatasetError, ImageDecodeError) as exc:
             print(f"note: {getattr(classifier, 'name', 'model')} left out: {' '.join(str(exc).split())}", file=sys.stderr)
             continue
-        temperature = (result.metrics.get("calibration") or {}).get("temperature")
-        answers.append(ModelAnswers(result.model, result.predictions, result.metrics["model_labels"], temperature))
+        answers += answers_from_results({result.model: result})
     if not answers:
         return _error("no model could be scored on these images")
     return answers, dataset.name

@@ -39,7 +39,7 @@ def method() -> dict:
 
     return {"library": f"cleanlab {cleanlab.__version__}",
             "flagging": f"cleanlab.filter.find_label_issues(labels, pred_probs, filter_by='{FILTER_BY}', "
-                        f"frac_noise=1.0, min_examples_per_class=1)",
+                        f"frac_noise=1.0, min_examples_per_class=1, n_jobs=1)",
             "scores": f"cleanlab.rank.get_label_quality_scores(labels, pred_probs, method='{SCORE_METHOD}', "
                       f"adjust_pred_probs=False): the probability given to the label (0-1, low = probably wrong)",
             "probabilities": "out-of-sample; each model's calibrated probabilities (its fitted temperature) over the "
@@ -121,7 +121,9 @@ def find_issues(given: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.nd
         raise AuditError(f"a label audit needs at least two faces of two different labels ({len(given)} face"
                          f"{'s' if len(given) != 1 else ''}, {len(np.unique(given))} label"
                          f"{'s' if len(np.unique(given)) != 1 else ''} here)")
-    flagged = find_label_issues(given, probs, filter_by=FILTER_BY, frac_noise=1.0, min_examples_per_class=1)
+    # n_jobs=1: no forked process pool inside the app's server (and a few thousand faces take milliseconds)
+    flagged = find_label_issues(given, probs, filter_by=FILTER_BY, frac_noise=1.0, min_examples_per_class=1,
+                                n_jobs=1)
     scores = get_label_quality_scores(given, probs, method=SCORE_METHOD, adjust_pred_probs=False)
     return np.asarray(flagged, bool), np.asarray(scores, np.float64)
 
@@ -172,6 +174,13 @@ def audit(answers: Sequence[ModelAnswers], name: str = ZOO, dataset: Mapping | N
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "commit": git_commit(),
     }
     return Audit(issues, summary, ranked[["path", "label", "score", "flagged"]])
+
+
+def answers_from_results(results: Mapping) -> list[ModelAnswers]:
+    """Answers from in-memory evaluations (``core.evaluation.labelled.ModelResult`` by model): their
+    predictions, the model's own labels and the temperature their calibration applied."""
+    return [ModelAnswers(r.model, r.predictions, list(r.metrics.get("model_labels") or r.metrics["labels"]),
+                         (r.metrics.get("calibration") or {}).get("temperature")) for r in results.values()]
 
 
 def flagged_csv(result: Audit) -> bytes:
