@@ -19,6 +19,7 @@ from pages.common import show_artifact_error, split_label
 
 PERCENT = st.column_config.NumberColumn(format="%.1f%%")
 ALL_PAIRS = "every (label, suggested) pair"
+THUMBNAILS = 12
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -86,8 +87,20 @@ def estimate_switch(key: str, label: Callable[[str], str]) -> None:
                + audit_tables.MEANING)
 
 
-def upload_audit(results: Mapping) -> None:
-    """Your data: the upload's flagged files ranked, their CSV, and the models scored without them (in memory)."""
+def flagged_thumbnails(dataset, issues: pd.DataFrame) -> None:
+    """The worst-scored flagged images of the upload, from memory, with label, suggestion and score."""
+    records = {r.rel_path: r for r in dataset.records}
+    grid = st.columns(6)
+    for i, row in enumerate(issues.head(THUMBNAILS).itertuples(index=False)):
+        if row.path in records:
+            with grid[i % 6]:
+                st.image(dataset.read(records[row.path], grayscale=False), channels="BGR", width="stretch")
+                st.caption(f"labelled **{row.label}**, suggested **{row.suggested}** (score {row.score:.2f})")
+
+
+def upload_audit(results: Mapping, dataset=None) -> None:
+    """Your data: the upload's flagged files ranked (with the worst ones' images when ``dataset`` is given),
+    their CSV, and the models scored without them; all in memory."""
     st.subheader("Labels probably wrong")
     try:
         result = audit(answers_from_results(results), dataset={"name": "your data", "split": "all"})
@@ -100,6 +113,9 @@ def upload_audit(results: Mapping) -> None:
     if result.issues.empty:
         st.success("No file flagged: the models' probabilities agree with every label closely enough.")
         return
+    if dataset is not None and st.toggle(f"Show the {min(THUMBNAILS, len(result.issues))} lowest-scored images",
+                                         key="data_audit_images"):
+        flagged_thumbnails(dataset, result.issues)
     label = {name: r.display_name for name, r in results.items()}
     shown = result.issues.rename(columns={"path": "file", **{f"{m}_predicted": f"{label[m]} answer" for m in label}})
     st.dataframe(shown, hide_index=True, key="data-audit-table",

@@ -224,7 +224,7 @@ def main() -> None:
         return
     figures(report)
     mistakes_gallery(report.dataset, report.results)
-    audit_view.upload_audit(report.results)
+    audit_view.upload_audit(report.results, report.dataset)
     compared_with_fer2013(report.results)
 
 

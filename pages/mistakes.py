@@ -351,7 +351,7 @@ def main() -> None:
         return
     dataset_dir, folder_problem = dataset_folder()
 
-    left, middle = st.columns(2)
+    left, middle = st.columns([2, 3])  # room for the three views' names
     key = left.selectbox("Dataset and split", list(evaluations), format_func=split_label, key="mistakes_split")
     refs = evaluations[key]
     frames = read_frames(refs)

@@ -127,6 +127,12 @@ def test_your_data_ranks_flagged_files_downloads_them_and_scores_without_them(da
     assert_ok(at)
     assert "Labels probably wrong" in texts(at)
     ranked = next(d.value for d in at.dataframe if "file" in d.value.columns and "score" in d.value.columns)
+    first = ranked.iloc[0]
+    images = len(at.image)
+    at.toggle(key="data_audit_images").set_value(True)
+    at.run()
+    assert len(at.image) == images + min(12, len(ranked))
+    assert f"labelled **{first['label']}**, suggested **{first['suggested']}** (score {first['score']:.2f})" in texts(at)
     assert ranked["score"].is_monotonic_increasing and "Constant answer" in ranked.columns
     button = next(b for b in at.get("download_button") if "flagged files" in b.proto.label)
     csv = pd.read_csv(io.BytesIO(content(button)))

@@ -209,3 +209,28 @@ def test_the_bench_figures_come_from_the_stored_predictions_and_meet_the_floors(
     assert figures["clean_private_test"]["recall"] >= 0.75 and figures["clean_private_test"]["top_k_precision"] >= 0.70
     assert figures["public_test"]["precision"] < figures["clean_private_test"]["precision"]  # FER2013's own noise
     assert figures["target_met"] is True
+
+
+def test_cli_audit_stored_writes_into_the_named_models_folder_only(models_copy, capsys):
+    from core.cli import main
+
+    before = {p: p.stat().st_mtime for p in SHIPPED_MODELS.glob("*/eval/*/label_audit.json")}
+    assert main(["audit", "--stored", "--split", "PrivateTest", "--models-dir", str(models_copy)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == len([p for p in models_copy.iterdir() if p.name != "_zoo"]) + 1
+    assert all("clean set: recall" in line for line in lines) and "_zoo/audit/fer2013-PrivateTest" in lines[-1]
+    assert (zoo_dir(models_copy, "fer2013-PrivateTest") / SUMMARY_FILE).is_file()
+    assert before == {p: p.stat().st_mtime for p in SHIPPED_MODELS.glob("*/eval/*/label_audit.json")}
+
+
+def test_readme_shows_the_stored_flip_figures():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    public = json.loads((zoo_dir(SHIPPED_MODELS, "fer2013-PublicTest") / SUMMARY_FILE).read_text())["flip_check"]
+    clean = json.loads((zoo_dir(SHIPPED_MODELS, "fer2013-PrivateTest") / SUMMARY_FILE).read_text())["flip_check"]
+
+    def cells(check):
+        return (f"| {check['n_images']:,} | {check['n_flipped']} | {round(check['n_flagged'])} | {check['precision']:.3f} "
+                f"| {check['recall']:.3f} | {check['top_k_precision']:.3f} |")
+
+    assert f"| FER2013 PublicTest, as labelled {cells(public['as_labelled'])}" in readme
+    assert cells(clean["clean"]) in readme

@@ -46,7 +46,8 @@ def run_stored(args, splits: list[str]) -> int:
     root = Path(args.models_dir or paths.models_root())
     for split in splits:
         try:
-            written = audit_stored(root, args.dataset, split, extra_model_dirs=[paths.model_dir()])
+            written = audit_stored(root, args.dataset, split,  # the CNN's folder, unless another root is named
+                                   extra_model_dirs=[] if args.models_dir else [paths.model_dir()])
         except AuditError as exc:
             return _error(exc)
         for folder, result in written:
