@@ -7,6 +7,7 @@ The data comes from :mod:`core.presentation.audit` (stored audits) and :mod:`cor
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -23,21 +24,26 @@ THUMBNAILS = 12
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _stored(root: str, key: str, stamp: float | None) -> audit_tables.StoredAudit:
-    return audit_tables.read_zoo_audit(root, key)
+def _stored(folder: str, stamp: float | None) -> audit_tables.StoredAudit:
+    return audit_tables.read_audit(folder)
 
 
-def stored_zoo_audit(key: str, quiet: bool = False) -> audit_tables.StoredAudit | None:
-    """The zoo's stored audit of this split (cached until the file changes), or None with a line saying why."""
-    from core.evaluation.audit_store import SUMMARY_FILE, zoo_dir
+def stored_audit(folder, what: str) -> audit_tables.StoredAudit | None:
+    """The audit stored in ``folder`` (cached until the file changes), or None with a line saying why."""
+    from core.evaluation.audit_store import SUMMARY_FILE
 
-    root = artifacts.models_root()
     try:
-        return _stored(str(root), key, artifacts.mtime(zoo_dir(root, key) / SUMMARY_FILE))
+        return _stored(str(folder), artifacts.mtime(Path(folder) / SUMMARY_FILE))
     except ArtifactError as error:
-        if not quiet:
-            show_artifact_error(error, f"Label audit of {split_label(key)}")
+        show_artifact_error(error, what)
         return None
+
+
+def stored_zoo_audit(key: str) -> audit_tables.StoredAudit | None:
+    """The zoo's stored audit of this split, or None with a line saying why."""
+    from core.evaluation.audit_store import zoo_dir
+
+    return stored_audit(zoo_dir(artifacts.models_root(), key), f"Label audit of {split_label(key)}")
 
 
 def pairs(issues: pd.DataFrame, key: str) -> tuple[str, str] | None:
@@ -50,10 +56,17 @@ def pairs(issues: pd.DataFrame, key: str) -> tuple[str, str] | None:
     return None if isinstance(chosen, str) else chosen
 
 
-def flagged_faces(key: str, frames: Mapping[str, pd.DataFrame], label: Callable[[str], str]) -> pd.DataFrame | None:
-    """Mistakes' "label probably wrong" header: what a flag means, the counts per pair; returns the flagged
-    faces to show (worst first, with every model's answer), or None when there is no audit."""
-    stored = stored_zoo_audit(key)
+def flagged_faces(key: str, refs: Mapping, frames: Mapping[str, pd.DataFrame],
+                  label: Callable[[str], str]) -> pd.DataFrame | None:
+    """Mistakes' "label probably wrong" header: whose flags (the zoo's or one model's), what a flag means,
+    the counts per pair; returns the flagged faces to show (worst first, with every model's answer), or
+    None when there is no audit."""
+    from core.evaluation.audit import ZOO
+
+    who = st.radio("Flagged by", [ZOO, *frames], horizontal=True, key=f"mistakes_audit_by_{key}",
+                   format_func=lambda m: "all models (the zoo)" if m == ZOO else label(m),
+                   help="The zoo averages every model's calibrated probabilities; one model's flags are its own.")
+    stored = stored_zoo_audit(key) if who == ZOO else stored_audit(refs[who].path, f"{label(who)}'s label audit")
     if stored is None:
         return None
     summary = stored.summary
@@ -62,7 +75,7 @@ def flagged_faces(key: str, frames: Mapping[str, pd.DataFrame], label: Callable[
     st.caption(audit_tables.MEANING + " Score: the averaged probability of the label (0 to 1); the suggested "
                "label is the models' averaged answer.")
     rows = audit_tables.ranked_faces(stored.issues, frames)
-    chosen = pairs(stored.issues, "mistakes")
+    chosen = pairs(stored.issues, "mistakes" if who == ZOO else f"mistakes_{who}")  # each audit its own pick
     if chosen is not None:
         rows = rows[(rows["true"] == chosen[0]) & (rows["suggested"] == chosen[1])].reset_index(drop=True)
     return rows

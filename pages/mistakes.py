@@ -318,7 +318,7 @@ def one_model_view(view: View) -> None:
 
 def label_issue_view(view: View) -> None:
     """The faces whose label the zoo's probabilities contradict (``make audit``), worst first."""
-    rows = audit_view.flagged_faces(view.key, view.frames, view.label)
+    rows = audit_view.flagged_faces(view.key, view.refs, view.frames, view.label)
     if rows is None or rows.empty:
         return
     shown = paged(rows, f"audit_{view.key}_{len(rows)}")

@@ -71,6 +71,11 @@ def test_mistakes_label_view_ranks_the_zoo_s_flags_with_every_answer_and_pair_co
     at.run()
     assert_ok(at)
     assert len([c for c in messages(at, "caption") if c.startswith("true **")]) == top["faces"]
+    at.radio(key=f"mistakes_audit_by_{KEY}").set_value("fer2013_cnn")  # one model's own flags
+    at.run()
+    assert_ok(at)
+    own = pd.read_csv(env["models"] / "fer2013_cnn" / "eval" / KEY / "label_issues.csv")
+    assert f"{len(own)} of 70 faces" in texts(at) and "averaged probabilities of 1 model" in texts(at)
 
 
 def test_mistakes_label_view_grad_cam_on_demand(env, without_deepface):
