@@ -22,6 +22,7 @@ help:  ## list the targets (this is what `make` alone does)
 	@echo "  evaluate           re-evaluate models/fer2013_cnn: REWRITES its shipped eval/ files"
 	@echo "  evaluate-deepface  evaluate DeepFace (needs its weights): writes models/deepface/eval/"
 	@echo "  evaluate-all       calibrate and evaluate every ready model: REWRITES their shipped eval/ files"
+	@echo "  audit              label audit (cleanlab) of the stored FER2013 test predictions: REWRITES their label_issues/label_audit files"
 	@echo "  calibrate          fit MODEL's temperature on PublicTest (MODEL=fer2013_cnn): updates its model.json"
 	@echo "  soak               10 minutes of the Live page from a fake webcam; memory must grow < 50 MB"
 	@echo "  train, train-resume  train fer2013_cnn (hours on a CPU); runs/ holds the checkpoints"
@@ -116,3 +117,10 @@ serve: venv
 # The replica test (also part of `make e2e`), writing the tracked benchmarks/replicas.json.
 bench-replicas: venv
 	WRITE_BENCHMARKS=1 $(BIN)/python -m pytest -m e2e tests/e2e/test_replicas_browser.py -s
+
+# Label audit (cleanlab) of the stored PublicTest and PrivateTest predictions, per model and for the zoo:
+# REWRITES the shipped models/<id>/eval/fer2013-*/label_issues.csv + label_audit.json and models/_zoo/audit/.
+.PHONY: audit
+audit: venv
+	@echo "make audit: auditing the stored FER2013 test predictions; this rewrites the shipped label-audit files"
+	$(BIN)/python -m core audit --stored --dataset fer2013 --split PublicTest,PrivateTest

@@ -21,8 +21,8 @@ from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import find_evaluations
 from core.presentation.places import without_server_paths
 from core.presentation.report import ModelScores
+from pages import audit_view, runtime
 from pages import report as report_view
-from pages import runtime
 from pages.common import load_model_set, read, server_data_roots, split_label
 
 CROPS, PHOTOS = "face crops", "photos: detect faces first"
@@ -297,6 +297,7 @@ def main() -> None:
         return
     figures(report, slice_scores(report, metadata))
     mistakes_gallery(report.dataset, report.results)
+    audit_view.upload_audit(report.results, report.dataset)
     compared_with_fer2013(report.results)
 
 

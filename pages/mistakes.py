@@ -27,7 +27,7 @@ from core.presentation.evaluations import (
     rounded_for_csv,
 )
 from core.presentation.places import place
-from pages import runtime
+from pages import audit_view, runtime
 from pages.common import (
     dataset_folder_problem,
     load_classifier,
@@ -39,6 +39,7 @@ from pages.common import (
 )
 
 COLUMNS = 6
+LABEL_VIEW = "Label probably wrong"
 DATASET_HELP = ("Get FER2013 from Kaggle (https://www.kaggle.com/datasets/msambare/fer2013) and unzip it so the "
                 "folder holds `train/<emotion>/*.jpg` and `test/<emotion>/*.jpg`; then set `FER2013_DIR` to that "
                 "folder before starting the app (a folder typed in the sidebar must lie under `EMOTION_DATA_ROOTS` "
@@ -202,6 +203,8 @@ def gallery(view: View, shown: pd.DataFrame, models: list[str], map_models: list
                              caption=None if len(pictures) == 1 else ["image"] + [label(m) for m in overlays
                                                                                   if overlays[m][start + offset] is not None])
                 lines = [f"true **{row['true']}**"] + [verdict(row, n, label) for n in models]
+                if "suggested" in row:  # the label audit's view: what the models suggest, and how sure
+                    lines.insert(1, f"suggested **{row['suggested']}** (label score {row['score']:.2f})")
                 st.caption("  \n".join(lines + [f":gray[{short_id(row['path'])}]"]), help=f"`{row['path']}`")
     if missing:
         st.warning(f"{missing} of {len(records)} images were not found under `{place(dataset_dir)}` (expected paths like "
@@ -315,6 +318,16 @@ def one_model_view(view: View) -> None:
     table_and_download(view, rows, shown, f"mistakes_{key}_{true}_as_{predicted}.csv", "mistakes")
 
 
+def label_issue_view(view: View) -> None:
+    """The faces whose label the zoo's probabilities contradict (``make audit``), worst first."""
+    rows = audit_view.flagged_faces(view.key, view.refs, view.frames, view.label)
+    if rows is None or rows.empty:
+        return
+    shown = paged(rows, f"audit_{view.key}_{len(rows)}")
+    gallery(view, shown, list(view.frames), list(view.frames))
+    table_and_download(view, rows, shown, f"label_issues_{view.key}.csv", "flagged faces")
+
+
 def read_frames(refs: dict) -> dict[str, pd.DataFrame]:
     """Each model's readable predictions, in the order every page shows the models."""
     frames = {}
@@ -340,7 +353,7 @@ def main() -> None:
         return
     dataset_dir, folder_problem = dataset_folder()
 
-    left, middle = st.columns(2)
+    left, middle = st.columns([2, 3])  # room for the three views' names
     key = left.selectbox("Dataset and split", list(evaluations), format_func=split_label, key="mistakes_split")
     refs = evaluations[key]
     frames = read_frames(refs)
@@ -348,8 +361,10 @@ def main() -> None:
         return
     label = charts.display_name
     views = ["Mistakes of one model", "Where models disagree"] if len(frames) > 1 else ["Mistakes of one model"]
+    views.append(LABEL_VIEW)
     chosen = middle.segmented_control("View", views, default=views[0], required=True, key="mistakes_view",
-                                      help="Where models disagree: test images one model got right and another wrong.")
+                                      help="Where models disagree: test images one model got right and another wrong. "
+                                           "Label probably wrong: faces the label audit (cleanlab) flags.")
     show_maps = st.toggle("Show Grad-CAM maps (where the model looked)", key="mistakes_maps",
                           help="Computed for the faces on this page, then cached. Bright: the parts of the face that "
                                "pushed the model towards its answer most; dark: no influence. One colour scale for "
@@ -360,6 +375,8 @@ def main() -> None:
     view = View(key, refs, frames, label, dataset_dir, folder_problem, show_maps)
     if chosen == "Where models disagree":
         disagreement_view(view)
+    elif chosen == LABEL_VIEW:
+        label_issue_view(view)
     else:
         one_model_view(view)
 

@@ -14,6 +14,7 @@ EPILOG = """examples:
   python -m core models                         which models are ready here, and why not
   python -m core evaluate --model fer2013_cnn --data ../shared/datasets/fer2013 --split PrivateTest
   python -m core train --data ../shared/datasets/fer2013 --name my_cnn
+  python -m core audit --model all --data faces.zip --csv flagged.csv   labels probably wrong
   python -m core export --name my_cnn           (--force to replace a model already there)
 
 Run `python -m core COMMAND --help` for a command's options. Exit codes: 0 done, 1 no model
@@ -21,7 +22,7 @@ could not be loaded (export: a model is already there), 2 bad arguments or an un
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.cli import bench, calibrate, evaluate, explain, models, predict, train, video
+    from core.cli import audit, bench, calibrate, evaluate, explain, models, predict, train, video
 
     parser = argparse.ArgumentParser(prog="python -m core", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_parser(sub)
     calibrate.add_parser(sub)
     video.add_parser(sub)
+    audit.add_parser(sub)
     return parser
 
 

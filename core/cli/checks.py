@@ -45,11 +45,11 @@ def _whole_fer2013(args) -> bool:
 def precheck(args) -> int:
     """0 when the command may start; else the exit code, its ``error:`` line already printed."""
     command = args.command
-    if command in ("evaluate", "calibrate", "train") and getattr(args, "data", None):
+    if command in ("evaluate", "calibrate", "train", "audit") and getattr(args, "data", None):
         problem = _data_problem(args.data)
         if problem:
             return _error(problem)
-        if command == "evaluate" and _whole_fer2013(args):
+        if command in ("evaluate", "audit") and _whole_fer2013(args):
             from core.data.archive import DEFAULT_LIMITS
 
             return _error(FER2013_TOO_BIG.format(data=args.data, limit=DEFAULT_LIMITS.max_files))
