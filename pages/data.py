@@ -22,7 +22,7 @@ from core.presentation.evaluations import find_evaluations
 from core.presentation.places import without_server_paths
 from core.presentation.report import ModelScores
 from pages import report as report_view
-from pages import runtime
+from pages import report_download, runtime
 from pages.common import load_model_set, read, server_data_roots, split_label
 
 CROPS, PHOTOS = "face crops", "photos: detect faces first"
@@ -155,6 +155,7 @@ def figures(report: labelled.Report) -> None:
     st.download_button("Download the results (zip: <model>/metrics.json, <model>/predictions.csv)",
                        data=labelled.results_zip(report.results), file_name=f"{report.dataset.name}-evaluation.zip",
                        mime="application/zip", key="data-download", icon=":material/download:")
+    report_download.uploaded(report)
     report_view.show(scores, key="data", sections=("confusion", "per_class", "calibration"))
 
 

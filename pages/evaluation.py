@@ -9,7 +9,7 @@ from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import cross_dataset_frame, find_evaluations
 from core.presentation.places import place
 from core.presentation.report import ModelScores, different_sizes
-from pages import report, runtime
+from pages import report, report_download, runtime
 from pages.common import model_card, read, show_artifact_error, split_label
 
 
@@ -93,6 +93,7 @@ def main() -> None:
     st.subheader(f"Headline numbers on {split_label(key)}")
     report.show(scores, key="eval", sections=("metrics", "headline"))
     headline_warnings(scores, key)
+    report_download.stored({name: refs[name] for name in metrics}, key)
     report.show(scores, key="eval", sections=("confusion", "calibration", "per_class", "confusions"))
     across_datasets(evaluations, charts.display_name)
 

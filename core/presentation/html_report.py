@@ -266,3 +266,16 @@ def stored_report(refs: Mapping, *, read_metrics: Callable, read_predictions: Ca
             extra += [c for c in stored.get("comparisons") or [] if isinstance(c, Mapping)]
     return build_html(scores, dataset=summary, comparisons=extra,
                       title=title or f"Emotion models on {first.dataset} / {first.split}")
+
+
+def labelled_report(results: Mapping, dataset, *, read_card: Callable[[str], Mapping] = lambda _model: {}) -> str:
+    """The report of an evaluation of the user's own data (:class:`core.evaluation.labelled.ModelResult` per
+    model), built in memory: the content hash covers the images' bytes when they are in memory too."""
+    scores = [ModelScores(name=name, metrics=r.metrics, card=read_card(name)) for name, r in results.items()]
+    blobs = getattr(dataset, "blobs", None)
+    first = next(iter(results.values())).metrics.get("dataset") or {}
+    summary = dataset_summary({name: r.predictions for name, r in results.items()},
+                              name=first.get("name") or getattr(dataset, "name", "your data"),
+                              split=first.get("split") or "all", read_bytes=blobs.get if blobs else None)
+    return build_html(scores, dataset=summary, title=f"Emotion models on {summary['name']} (your data)",
+                      notes=["Built in memory from an upload: the images themselves are not in this file."])
