@@ -21,12 +21,13 @@ from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import find_evaluations
 from core.presentation.places import without_server_paths
 from core.presentation.report import ModelScores
+from pages import cell_links, report_download, runtime
 from pages import report as report_view
-from pages import report_download, runtime
 from pages.common import load_model_set, read, server_data_roots, split_label
 
 CROPS, PHOTOS = "face crops", "photos: detect faces first"
 RESULT_KEY = "data_report"
+CELL_KEY = "data_cell"  # (model, true, predicted): the confusion-matrix cell whose faces are shown
 GALLERY_SIZE = 24
 UPLOAD_MB = 100  # the zip itself; what it unpacks to is limited by core.data.archive.DEFAULT_LIMITS
 LOG = logging.getLogger(__name__)
@@ -156,7 +157,13 @@ def figures(report: labelled.Report) -> None:
                        data=labelled.results_zip(report.results), file_name=f"{report.dataset.name}-evaluation.zip",
                        mime="application/zip", key="data-download", icon=":material/download:")
     report_download.uploaded(report)
-    report_view.show(scores, key="data", sections=("confusion", "per_class", "calibration"))
+    report_view.show(scores, key="data", sections=("confusion",),
+                     on_cell=lambda score, true, predicted: st.session_state.update({CELL_KEY: (score.name, true,
+                                                                                                  predicted)}))
+    cell = st.session_state.get(CELL_KEY)
+    if cell is not None and cell[0] in report.results:
+        cell_links.faces(report, *cell)
+    report_view.show(scores, key="data", sections=("per_class", "calibration"))
 
 
 # --------------------------------------------------------------------------- mistakes

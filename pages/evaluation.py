@@ -9,7 +9,7 @@ from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import cross_dataset_frame, find_evaluations
 from core.presentation.places import place
 from core.presentation.report import ModelScores, different_sizes
-from pages import report, report_download, runtime
+from pages import cell_links, report, report_download, runtime
 from pages.common import model_card, read, show_artifact_error, split_label
 
 
@@ -94,7 +94,9 @@ def main() -> None:
     report.show(scores, key="eval", sections=("metrics", "headline"))
     headline_warnings(scores, key)
     report_download.stored({name: refs[name] for name in metrics}, key)
-    report.show(scores, key="eval", sections=("confusion", "calibration", "per_class", "confusions"))
+    report.show(scores, key="eval", sections=("confusion",), cell_action="Open in Mistakes",
+                on_cell=lambda score, true, predicted: cell_links.open_in_mistakes(key, score.name, true, predicted))
+    report.show(scores, key="eval", sections=("calibration", "per_class", "confusions"))
     across_datasets(evaluations, charts.display_name)
 
 
