@@ -99,3 +99,13 @@ def test_no_offer_once_deepface_is_evaluated(copy_env, with_deepface):  # noqa: 
                         copy_env["models"] / "deepface" / "eval" / f"fer2013-{split}")
     at = run_app("evaluation")
     assert BUTTON not in [b.label for b in at.button] and "DeepFace accuracy" in [m.label for m in at.metric]
+
+
+def test_stand_in_results_never_reach_the_shipped_models(with_deepface):
+    from core.models.deepface_weights import is_stand_in
+
+    assert is_stand_in()
+    job = background.EvaluationJob("deepface", PROJECT_ROOT / "no-dataset", ["PublicTest"], PROJECT_ROOT / "models")
+    assert job.start().join(60)
+    assert job.snapshot().state == "failed" and "stand-ins" in job.snapshot().error
+    assert not (PROJECT_ROOT / "models" / "deepface").exists()

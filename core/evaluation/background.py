@@ -61,6 +61,7 @@ class EvaluationJob:
         from core.models import registry
 
         try:
+            _refuse_stand_in_results(self.model, self.models_dir)
             classifier = registry.get(self.model)
             dataset = load_dataset(self.dataset_dir)
             sizes = {split: len(dataset.split(split)) for split in self.splits}
@@ -79,6 +80,17 @@ class EvaluationJob:
             self._state, self._text = "done", f"Done in {time.monotonic() - self._started:.0f} s"
         except Exception as exc:  # noqa: BLE001 - whatever failed, the page says it in one line
             self._state, self._error = "failed", f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def _refuse_stand_in_results(model: str, models_dir: Path) -> None:
+    """Stand-in DeepFace weights (tests, benchmarks) check plumbing; their results never go into the
+    repository's shipped models/ folder."""
+    from core.models.deepface_weights import is_stand_in
+    from core.paths import PROJECT_ROOT
+
+    if model == "deepface" and is_stand_in() and models_dir.resolve() == (PROJECT_ROOT / "models").resolve():
+        raise RuntimeError("DeepFace's weights here are stand-ins (random): their results are not written into "
+                           "the shipped models/ folder; fetch the real weights with `make deepface-weights`")
 
 
 def start(model: str, dataset_dir: str | Path, splits: Sequence[str], models_dir: str | Path) -> EvaluationJob:
