@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 import streamlit as st
 
 from core.presentation import report
-from core.presentation.cells import cell_from_selection
+from core.presentation.cells import cell_from_selection, with_click_targets
 from core.presentation.report import HEADLINE_COLUMNS, ModelScores
 from pages import cell_links
 from pages.common import column_rows
@@ -85,6 +85,7 @@ def _confusion(scores: Sequence[ModelScores], key: str, on_cell=None, cell_actio
         if on_cell is None:
             column.plotly_chart(figure, key=f"{key}-cm-{score.name}")
             continue
+        figure = with_click_targets(figure, score.metrics["confusion_matrix"]["labels"])
         event = column.plotly_chart(figure, key=f"{key}-cm-{score.name}", on_select="rerun", selection_mode="points")
         cell = _clicked(event, score, key)
         if cell is not None:

@@ -103,3 +103,15 @@ def test_cell_rows_most_confident_first():
                           "predicted": ["surprise", "surprise", "fear", "surprise"], "confidence": [0.5, 0.9, 0.8, 0.7]})
     assert list(cell_rows(frame, "fear", "surprise")["path"]) == ["b", "a"]
     assert cell_rows(frame, "sad", "fear").empty
+
+
+def test_every_cell_gets_a_click_target_with_the_heatmap_hover():
+    from core.presentation import charts
+    from core.presentation.cells import with_click_targets
+
+    labels = ["angry", "fear", "surprise"]
+    figure = with_click_targets(charts.confusion_heatmap(labels, [[1, 0, 0], [0, 2, 6], [0, 0, 3]]), labels)
+    heatmap, targets = figure.data
+    assert heatmap.type == "heatmap" and targets.type == "scatter" and len(targets.x) == 9
+    assert (targets.y[5], targets.x[5]) == ("fear", "surprise") and targets.customdata[5][0] == 6
+    assert targets.hovertemplate == heatmap.hovertemplate and figure.layout.clickmode == "event+select"

@@ -44,6 +44,26 @@ def cell_from_selection(selection, labels: Sequence[str]) -> tuple[str, str] | N
     return None
 
 
+def with_click_targets(figure, labels: Sequence[str]):
+    """The confusion figure with one invisible marker on each cell, for clicks to select.
+
+    Plotly heatmaps cannot be selected, so a click on one selects nothing; a scatter trace can. The
+    markers carry the heatmap's own hover text, so hovering looks the same.
+    """
+    import plotly.graph_objects as go
+
+    heatmap = figure.data[0]
+    labels = list(labels)
+    xs = [p for _t in labels for p in labels]
+    ys = [t for t in labels for _p in labels]
+    custom = [cell for row in heatmap.customdata for cell in row] if heatmap.customdata is not None else None
+    figure.add_trace(go.Scatter(x=xs, y=ys, mode="markers", customdata=custom, hovertemplate=heatmap.hovertemplate,
+                                marker=dict(symbol="square", size=36, opacity=0.0, color="#000"), showlegend=False,
+                                name="cells"))
+    figure.update_layout(clickmode="event+select", dragmode=False)
+    return figure
+
+
 def cell_rows(predictions: pd.DataFrame, true: str, predicted: str, limit: int | None = None) -> pd.DataFrame:
     """The prediction rows of one cell (``true`` called ``predicted``), most confident first."""
     rows = predictions[(predictions["true"] == true) & (predictions["predicted"] == predicted)]
