@@ -51,7 +51,8 @@ def offer(evaluations: dict) -> None:
                     f"and in the paired tests: it runs in the background (a few minutes), and this page stays usable.")
         if st.button(f"Evaluate {spec.title} on {' and '.join(SPLITS)}", key="deepface_offer_run", type="primary",
                      icon=":material/play_arrow:"):
-            _progress(background.start(MODEL, dataset, SPLITS, root))
+            background.start(MODEL, dataset, SPLITS, root)
+            st.rerun()  # redrawn with the progress bar in the offer's place
 
 
 @st.fragment(run_every=POLL_S)

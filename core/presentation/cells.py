@@ -58,9 +58,12 @@ def with_click_targets(figure, labels: Sequence[str]):
     ys = [t for t in labels for _p in labels]
     custom = [cell for row in heatmap.customdata for cell in row] if heatmap.customdata is not None else None
     figure.add_trace(go.Scatter(x=xs, y=ys, mode="markers", customdata=custom, hovertemplate=heatmap.hovertemplate,
-                                marker=dict(symbol="square", size=36, opacity=0.0, color="#000"), showlegend=False,
-                                name="cells"))
-    figure.update_layout(clickmode="event+select", dragmode=False)
+                                marker=dict(size=8, opacity=0.0, color="#000"), showlegend=False, name="cells"))
+    # Fixed ranges keep the markers from padding the axes; no hover cut-off lets a click anywhere in a
+    # cell pick that cell's marker (the nearest one).
+    figure.update_xaxes(range=[-0.5, len(labels) - 0.5], autorange=False)
+    figure.update_yaxes(range=[len(labels) - 0.5, -0.5], autorange=False)
+    figure.update_layout(clickmode="event+select", dragmode=False, hoverdistance=-1)
     return figure
 
 

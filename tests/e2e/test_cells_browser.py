@@ -21,11 +21,13 @@ def test_a_click_on_a_confusion_cell_opens_mistakes(page, app, screenshots):
     wait_rendered(page)
     if page.locator('[data-testid="stPlotlyChart"]').count() == 0:
         pytest.skip("no stored evaluation to click on")
+    full_screenshot(page, screenshots / "cells_00_evaluation.png")
     chart = page.locator('[data-testid="stPlotlyChart"]').first
     chart.scroll_into_view_if_needed()
     area = chart.locator(".nsewdrag").first.bounding_box()
     row, column = 2, 5  # true fear, predicted surprise (FER2013's label order)
-    page.mouse.click(area["x"] + area["width"] * (column + 0.5) / 7, area["y"] + area["height"] * (row + 0.5) / 7)
+    # off the cell's centre (a quarter cell right and down): the whole cell is the target
+    page.mouse.click(area["x"] + area["width"] * (column + 0.75) / 7, area["y"] + area["height"] * (row + 0.75) / 7)
     page.get_by_role("heading", level=1, name="Mistakes").wait_for(timeout=60_000)
     wait_idle(page)
     full_screenshot(page, screenshots / "cells_01_mistakes_from_a_click.png")
