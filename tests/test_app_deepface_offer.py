@@ -6,6 +6,7 @@ Plumbing only: the weights are conftest's architecture-identical STAND-INS (rand
 anything, and every file is written under a temporary EMOTION_MODELS_ROOT, never the repository's models/."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 
@@ -69,6 +70,10 @@ def test_evaluation_offers_deepface_and_then_shows_it(no_deepface_eval):
         assert metrics["model"] == "deepface" and metrics["n_images"] == n and metrics["dataset"]["split"] == split
         assert len((out / "predictions.csv").read_text().splitlines()) == n + 1
     assert (models / "deepface" / "model.json").is_file()
+    if importlib.util.find_spec("core.evaluation.paired") is not None:  # the paired tests include DeepFace
+        cnn = json.loads((models / "fer2013_cnn" / "eval" / "fer2013-PrivateTest" / "metrics.json").read_text())
+        pairs = [c for c in cnn["comparisons"] if {c["a"], c["b"]} == {"fer2013_cnn", "deepface"}]
+        assert len(pairs) == 1 and pairs[0]["n"] == 70, cnn["comparisons"]
     assert sorted(p.name for p in (PROJECT_ROOT / "models").iterdir()) == shipped  # the shipped tree is untouched
 
     at.run()

@@ -60,7 +60,7 @@ def test_report_holds_the_intervals_tests_cards_dataset_and_versions(models, tmp
     text = re.sub(r"<[^>]+>", " ", outside_plotly(document))
     assert "54.0 to 77.0" in text and "38.0 to 62.0" in text  # accuracy intervals, percent
     assert "0.410 to 0.620" in text  # macro F1 interval
-    assert "95% percentile bootstrap over faces, 2,000 resamples, seed 0" in text
+    assert "95% percentile bootstrap over faces (2,000 resamples, seed 0): CNN, DeepFace" in text
     assert "14.3 (angry)" in text  # the majority-class baseline beside the accuracy
     assert document.count(SENTENCE.replace("'", "&#x27;")) == 1  # the pair once, though both metrics hold it
     assert "+15.7" in text and "4.3 to 27.1" in text and "0.011" in text

@@ -76,10 +76,21 @@ class EvaluationJob:
                 evaluate(classifier, dataset, split, out_dir=out, batch_size=self.batch_size, progress=False,
                          on_progress=step)
                 self.written.append(out)
+                _refresh_comparisons(self.models_dir, out.name)
                 before += sizes[split]
             self._state, self._text = "done", f"Done in {time.monotonic() - self._started:.0f} s"
         except Exception as exc:  # noqa: BLE001 - whatever failed, the page says it in one line
             self._state, self._error = "failed", f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def _refresh_comparisons(models_dir: Path, key: str) -> None:
+    """Every stored model on this split against every other, as ``python -m core evaluate`` does after an
+    evaluation (the paired tests of :mod:`core.evaluation.paired`, where this tree has them)."""
+    try:
+        from core.evaluation.paired import store_comparisons
+    except ImportError:  # a tree without paired tests: nothing to refresh
+        return
+    store_comparisons(sorted(p for p in Path(models_dir).glob(f"*/eval/{key}") if p.is_dir()))
 
 
 def _refuse_stand_in_results(model: str, models_dir: Path) -> None:

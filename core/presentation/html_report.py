@@ -155,6 +155,7 @@ def _intervals_html(scores: Sequence[ModelScores], extra_comparisons: Sequence[M
         missing = ", ".join(s.label for s in scores if not intervals.has_intervals(s.metrics))
         parts.append(f'<p class="note">{_esc(missing)}: {_esc(intervals.MISSING)}</p>')
     parts.append(table_html(intervals.interval_table(scores)))
+    parts += [f'<p class="note">Intervals: {_esc(line)}.</p>' for line in intervals.methods(scores)]
     per_class = intervals.per_class_interval_table(scores)
     if not per_class.empty:
         parts.append("<h3>Per class (value and interval)</h3>" + table_html(per_class))

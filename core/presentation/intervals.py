@@ -52,10 +52,6 @@ def interval_table(scores: Sequence) -> pd.DataFrame:
             continue
         baselines = m.get("baselines") if isinstance(m.get("baselines"), Mapping) else {}
         majority = baselines.get("majority_class") if isinstance(baselines.get("majority_class"), Mapping) else {}
-        method = ", ".join(str(p) for p in (f"{_confidence(intervals)} {intervals.get('method') or 'interval'}",
-                                            intervals.get("n_resamples") and
-                                            f"{intervals['n_resamples']:,} resamples",
-                                            intervals.get("seed") is not None and f"seed {intervals['seed']}") if p)
         for measure, key, scale, digits in (("accuracy (%)", "accuracy", 100, 1), ("macro F1", "macro_f1", 1, 3)):
             value = m.get(key)
             rows.append({"model": score.label, "measure": measure,
@@ -65,9 +61,23 @@ def interval_table(scores: Sequence) -> pd.DataFrame:
                                                          if key == "accuracy" and "accuracy" in majority else ""),
                          "stratified chance (%)": (f"{baselines['stratified_chance'] * 100:.1f}"
                                                    if key == "accuracy" and isinstance(baselines.get("stratified_chance"),
-                                                                                       (int, float)) else ""),
-                         "method": method})
+                                                                                       (int, float)) else "")})
     return pd.DataFrame(rows)
+
+
+def methods(scores: Sequence) -> list[str]:
+    """How each model's intervals were computed, once per distinct method: ``95% <method> (2,000
+    resamples, seed 0): CNN, DeepFace``."""
+    by_method: dict[str, list[str]] = {}
+    for score in scores:
+        intervals = score.metrics.get("intervals")
+        if not isinstance(intervals, Mapping):
+            continue
+        details = ", ".join(p for p in (intervals.get("n_resamples") and f"{intervals['n_resamples']:,} resamples",
+                                        intervals.get("seed") is not None and f"seed {intervals['seed']}") if p)
+        text = f"{_confidence(intervals)} {intervals.get('method') or 'interval'}" + (f" ({details})" if details else "")
+        by_method.setdefault(text, []).append(score.label)
+    return [f"{text}: {', '.join(models)}" for text, models in by_method.items()]
 
 
 def per_class_interval_table(scores: Sequence) -> pd.DataFrame:
