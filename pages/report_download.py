@@ -35,15 +35,17 @@ def stored(refs: dict, key: str) -> None:
                        on_click="ignore", icon=":material/description:", help=HELP)
 
 
-def uploaded(report) -> None:
-    """The report of an evaluation of the user's own images (a :class:`core.evaluation.labelled.Report`)."""
+def uploaded(report, extra=()) -> None:
+    """The report of an evaluation of the user's own images (a :class:`core.evaluation.labelled.Report`);
+    ``extra``: more ``(title, table, caption)`` sections the page shows (e.g. its slices)."""
     from core.models import registry
     from core.presentation.artifacts import models_root
 
     def build() -> bytes:
         return html_report.labelled_report(
             report.results, report.dataset,
-            read_card=lambda name: _card(registry.describe(name).artifacts_dir(models_root()))).encode("utf-8")
+            read_card=lambda name: _card(registry.describe(name).artifacts_dir(models_root())),
+            extra=extra).encode("utf-8")
 
     st.download_button(LABEL, data=build, file_name=f"{report.dataset.name}-report.html", mime="text/html",
                        key="data-report", on_click="ignore", icon=":material/description:", help=HELP)

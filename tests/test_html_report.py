@@ -103,3 +103,13 @@ def test_cli_report_writes_the_file(models, tmp_path, capsys):
     assert out.read_text().count('class="plotly-graph-div"') == 4  # 2 matrices, per class, reliability
     assert main(["report", "--models-dir", str(models), "--split", "PublicTest", "--out", str(out)]) == 1
     assert "no stored evaluation of split PublicTest" in capsys.readouterr().err
+
+
+def test_extra_sections_follow_the_intervals(models):
+    scores = [ModelScores(name=m, metrics=evaluations.read_metrics(r.path)) for m, r in stored(models).items()]
+    table = pd.DataFrame([{"model": "CNN", "column": "lighting", "value": "dim", "faces": 12}])
+    document = html_report.build_html(scores, dataset={"counts": {}}, title="t",
+                                      extra=[("Slices of your metadata", table, "Method: Holm.")])
+    section = document[document.index('<section id="extra-0">'):]
+    assert "<h2>Slices of your metadata</h2>" in section and "<td>dim</td>" in section and "Method: Holm." in section
+    assert document.index('id="intervals"') < document.index('id="extra-0"') < document.index('id="confusion"')

@@ -201,11 +201,13 @@ def _dataset_html(dataset: Mapping) -> str:
 
 
 def build_html(scores: Sequence[ModelScores], *, dataset: Mapping, title: str,
-               comparisons: Sequence[Mapping] = (), notes: Sequence[str] = (), created_at: str | None = None) -> str:
+               comparisons: Sequence[Mapping] = (), notes: Sequence[str] = (), created_at: str | None = None,
+               extra: Sequence[tuple[str, pd.DataFrame | None, str]] = ()) -> str:
     """The whole report as one HTML document (see the module doc).
 
     ``dataset`` is :func:`dataset_summary`'s dict; ``comparisons`` any pairwise comparisons beside the ones
-    in the metrics (a ``comparison.json``'s list); ``notes`` lines shown under the title.
+    in the metrics (a ``comparison.json``'s list); ``notes`` lines shown under the title; ``extra`` more
+    ``(title, table, caption)`` sections after the intervals (the page's other tables, e.g. slices).
     """
     if not scores:
         raise ValueError("a report needs at least one model's evaluation")
@@ -215,6 +217,8 @@ def build_html(scores: Sequence[ModelScores], *, dataset: Mapping, title: str,
     sections = [
         ("headline", "Headline numbers", table_html(report.headline_table(scores))),
         ("intervals", "Intervals and tests", _intervals_html(scores, comparisons)),
+        *((f"extra-{i}", heading, table_html(table) + (f'<p class="note">{_esc(caption)}</p>' if caption else ""))
+          for i, (heading, table, caption) in enumerate(extra)),
         ("confusion", "Confusion matrices", _figures_html(items, "confusion", plots)),
         ("per-class", "Per-class precision, recall and F1",
          _figures_html(items, "per_class", plots) + _per_class_html(scores)),
@@ -269,14 +273,16 @@ def stored_report(refs: Mapping, *, read_metrics: Callable, read_predictions: Ca
                       title=title or f"Emotion models on {first.dataset} / {first.split}")
 
 
-def labelled_report(results: Mapping, dataset, *, read_card: Callable[[str], Mapping] = lambda _model: {}) -> str:
+def labelled_report(results: Mapping, dataset, *, read_card: Callable[[str], Mapping] = lambda _model: {},
+                    extra: Sequence[tuple[str, pd.DataFrame | None, str]] = ()) -> str:
     """The report of an evaluation of the user's own data (:class:`core.evaluation.labelled.ModelResult` per
-    model), built in memory: the content hash covers the images' bytes when they are in memory too."""
+    model), built in memory: the content hash covers the images' bytes when they are in memory too.
+    ``extra``: as :func:`build_html`'s (the page's slices table)."""
     scores = [ModelScores(name=name, metrics=r.metrics, card=read_card(name)) for name, r in results.items()]
     blobs = getattr(dataset, "blobs", None)
     first = next(iter(results.values())).metrics.get("dataset") or {}
     summary = dataset_summary({name: r.predictions for name, r in results.items()},
                               name=first.get("name") or getattr(dataset, "name", "your data"),
                               split=first.get("split") or "all", read_bytes=blobs.get if blobs else None)
-    return build_html(scores, dataset=summary, title=f"Emotion models on {summary['name']} (your data)",
+    return build_html(scores, dataset=summary, title=f"Emotion models on {summary['name']} (your data)", extra=extra,
                       notes=["Built in memory from an upload: the images themselves are not in this file."])
