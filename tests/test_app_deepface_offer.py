@@ -82,6 +82,9 @@ def test_evaluation_offers_deepface_and_then_shows_it(no_deepface_eval):
     assert BUTTON not in [b.label for b in at.button]
     at.selectbox(key="eval_split").set_value("fer2013-PublicTest").run()
     assert "DeepFace accuracy" in [m.label for m in at.metric]
+    about = run_app("about")  # the measured figures
+    measured = [d.value for d in about.dataframe if "model" in d.value.columns and "dataset / split" in d.value.columns]
+    assert measured and "DeepFace" in set(measured[0]["model"])
     mistakes = run_app("mistakes")
     assert mistakes.radio(key="mistakes_model_fer2013-PrivateTest").options == ["CNN", "DeepFace"]
     out = models.parent / "report.html"
