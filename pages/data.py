@@ -16,18 +16,19 @@ from core.data.archive import DEFAULT_LIMITS, ArchiveError
 from core.data.datasets import DatasetError
 from core.evaluation import labelled
 from core.media.images import ImageDecodeError
-from core.presentation import artifacts, charts
+from core.presentation import artifacts, charts, significance
 from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import find_evaluations
 from core.presentation.places import without_server_paths
 from core.presentation.report import ModelScores
-from pages import audit_view, runtime
+from pages import audit_view, cell_links, report_download, runtime
 from pages import report as report_view
 from pages.common import load_model_set, read, server_data_roots, split_label
 
 CROPS, PHOTOS = "face crops", "photos: detect faces first"
 RESULT_KEY = "data_report"
 INPUT_KEY = "data_report_input"  # which input RESULT_KEY's report was made from
+CELL_KEY = "data_cell"  # (model, true, predicted): the confusion-matrix cell whose faces are shown
 GALLERY_SIZE = 24
 UPLOAD_MB = 100  # the zip itself; what it unpacks to is limited by core.data.archive.DEFAULT_LIMITS
 LOG = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ def evaluate(classifiers: dict, source, name: str | None, image_kind: str) -> No
                                           roots=server_data_roots())
     except Exception as error:  # noqa: BLE001 - whatever the data does, the user gets one line
         st.session_state.pop(RESULT_KEY, None)
+        st.session_state.pop(CELL_KEY, None)
         bar.empty()
         if isinstance(error, (ArchiveError, DatasetError, ImageDecodeError)):  # written for the user: no server path
             message = " ".join(str(error).split())
@@ -125,6 +127,7 @@ def evaluate(classifiers: dict, source, name: str | None, image_kind: str) -> No
         st.stop()
     bar.empty()
     st.session_state[RESULT_KEY] = report
+    st.session_state.pop(CELL_KEY, None)  # a cell of the previous report
     st.session_state[INPUT_KEY] = input_identity(source, image_kind)
 
 
@@ -146,8 +149,8 @@ def input_identity(source, image_kind: str):
 def fresh_report(source, image_kind: str) -> labelled.Report | None:
     """The stored report when it was made from this input; otherwise it is dropped (never shown stale)."""
     if st.session_state.get(INPUT_KEY) != input_identity(source, image_kind):
-        st.session_state.pop(RESULT_KEY, None)
-        st.session_state.pop(INPUT_KEY, None)
+        for stale in (RESULT_KEY, INPUT_KEY, CELL_KEY):  # nothing of the old input is shown under the new one
+            st.session_state.pop(stale, None)
     return st.session_state.get(RESULT_KEY)
 
 
@@ -178,8 +181,6 @@ def slice_scores(report: labelled.Report, metadata: bytes | None) -> dict | None
 
 
 def show_slices(slices: dict | None) -> None:
-    from core.presentation import significance
-
     table = significance.slices_table(slices)
     if slices is None:
         return
@@ -225,9 +226,18 @@ def figures(report: labelled.Report, slices: dict | None = None) -> None:
     st.download_button("Download the results (zip: <model>/metrics.json, <model>/predictions.csv)",
                        data=labelled.results_zip(report.results, slices), file_name=f"{report.dataset.name}-evaluation.zip",
                        mime="application/zip", key="data-download", icon=":material/download:")
+    slice_table = significance.slices_table(slices)
+    report_download.uploaded(report, extra=[("Slices of your metadata", slice_table, significance.slices_caption(slices))]
+                             if slice_table is not None else [])
     report_view.show(scores, key="data", sections=("significance",))
     show_slices(slices)
-    report_view.show(scores, key="data", sections=("confusion", "per_class", "calibration"))
+    report_view.show(scores, key="data", sections=("confusion",),
+                     on_cell=lambda score, true, predicted: st.session_state.update({CELL_KEY: (score.name, true,
+                                                                                                  predicted)}))
+    cell = st.session_state.get(CELL_KEY)
+    if cell is not None and cell[0] in report.results:
+        cell_links.faces(report, *cell)
+    report_view.show(scores, key="data", sections=("per_class", "calibration"))
 
 
 # --------------------------------------------------------------------------- mistakes

@@ -9,7 +9,7 @@ from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import cross_dataset_frame, find_evaluations
 from core.presentation.places import place
 from core.presentation.report import ModelScores, different_sizes
-from pages import audit_view, report, runtime
+from pages import audit_view, cell_links, deepface_offer, report, report_download, runtime
 from pages.common import model_card, read, show_artifact_error, split_label
 
 
@@ -76,6 +76,7 @@ def main() -> None:
     st.title("How the models score on held-out test data")
     root, cnn_folder = artifacts.models_root(), artifacts.model_dir()
     evaluations = find_evaluations(root, extra_model_dirs=[cnn_folder])
+    deepface_offer.offer(evaluations)
     if not evaluations:
         st.info(f"No stored evaluations under `{place(root)}` yet (looked for `*/eval/*/metrics.json`).",
                 icon=":material/hourglass_top:")
@@ -94,7 +95,10 @@ def main() -> None:
     report.show(scores, key="eval", sections=("metrics", "headline", "significance"))
     headline_warnings(scores, key)
     audit_view.estimate_switch(key, charts.display_name)
-    report.show(scores, key="eval", sections=("confusion", "calibration", "per_class", "confusions"))
+    report_download.stored({name: refs[name] for name in metrics}, key)
+    report.show(scores, key="eval", sections=("confusion",), cell_action="Open in Mistakes",
+                on_cell=lambda score, true, predicted: cell_links.open_in_mistakes(key, score.name, true, predicted))
+    report.show(scores, key="eval", sections=("calibration", "per_class", "confusions"))
     across_datasets(evaluations, charts.display_name)
 
 

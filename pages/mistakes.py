@@ -27,7 +27,7 @@ from core.presentation.evaluations import (
     rounded_for_csv,
 )
 from core.presentation.places import place
-from pages import audit_view, runtime
+from pages import audit_view, cell_links, runtime
 from pages.common import (
     dataset_folder_problem,
     load_classifier,
@@ -56,6 +56,7 @@ class View:
     dataset_dir: Path | None
     folder_problem: str | None
     show_maps: bool
+    focus: cell_links.Focus | None = None  # the confusion-matrix cell Evaluation opened this page on
 
 
 def stored_predictions(root: Path, cnn_folder: Path) -> dict:
@@ -281,7 +282,10 @@ def disagreement_view(view: View) -> None:
 def one_model_view(view: View) -> None:
     """The images of one confusion (true emotion -> predicted) of one model."""
     frames, label, key = view.frames, view.label, view.key
-    model = st.radio("Mistakes of", list(frames), format_func=label, horizontal=True, key=f"mistakes_model_{key}")
+    focus = view.focus if view.focus is not None and view.focus.model in frames else None
+    model = st.radio("Mistakes of", list(frames), format_func=label, horizontal=True, key=f"mistakes_model_{key}",
+                     index=list(frames).index(focus.model) if focus else 0)
+    focus = focus if focus is not None and focus.model == model else None
     predictions = frames[model]
     confusions = tables.confusion_counts(predictions)
     if confusions.empty:
@@ -291,13 +295,14 @@ def one_model_view(view: View) -> None:
     pair_counts = {(r.true, r.predicted): int(r.count) for r in confusions.itertuples()}
     true_counts = confusions.groupby("true")["count"].sum().to_dict()
     labels = metric_labels(predictions["true"], predictions["predicted"])
-    top_true = confusions.iloc[0]["true"]
+    top_true = focus.true if focus is not None and focus.true in labels else confusions.iloc[0]["true"]
 
     c1, c2, c3 = st.columns(3)
     true = c1.selectbox("True emotion", labels, index=labels.index(top_true), key=f"mistakes_true_{key}_{model}",
                         format_func=lambda l: f"{l} ({true_counts.get(l, 0)} mistakes)")
     candidates = [l for l in labels if l != true]
-    best_for_true = max(candidates, key=lambda l: (pair_counts.get((true, l), 0), -candidates.index(l)))
+    best_for_true = focus.predicted if focus is not None and focus.predicted in candidates and focus.true == true else \
+        max(candidates, key=lambda l: (pair_counts.get((true, l), 0), -candidates.index(l)))
     predicted = c2.selectbox("Predicted as", candidates, index=candidates.index(best_for_true),
                              key=f"mistakes_predicted_{key}_{model}_{true}",
                              format_func=lambda l: f"{l} ({pair_counts.get((true, l), 0)} images)")
@@ -353,8 +358,11 @@ def main() -> None:
         return
     dataset_dir, folder_problem = dataset_folder()
 
+    focus = cell_links.take_focus()
     left, middle = st.columns([2, 3])  # room for the three views' names
-    key = left.selectbox("Dataset and split", list(evaluations), format_func=split_label, key="mistakes_split")
+    keys = list(evaluations)
+    key = left.selectbox("Dataset and split", keys, format_func=split_label, key="mistakes_split",
+                         index=keys.index(focus.key) if focus is not None and focus.key in keys else 0)
     refs = evaluations[key]
     frames = read_frames(refs)
     if not frames:
@@ -372,7 +380,8 @@ def main() -> None:
     for spec in registry.specs():
         if spec.name not in refs:
             st.caption(f"{spec.title}'s predictions appear here once its evaluation exists: {spec.evaluate_hint}.")
-    view = View(key, refs, frames, label, dataset_dir, folder_problem, show_maps)
+    view = View(key, refs, frames, label, dataset_dir, folder_problem, show_maps,
+                focus if focus is not None and focus.key == key else None)
     if chosen == "Where models disagree":
         disagreement_view(view)
     elif chosen == LABEL_VIEW:

@@ -5,12 +5,14 @@ Not a page (streamlit_app.py lists the pages). The tables and figures come from
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import streamlit as st
 
 from core.presentation import report, significance
+from core.presentation.cells import cell_from_selection, with_click_targets
 from core.presentation.report import HEADLINE_COLUMNS, ModelScores
+from pages import cell_links
 from pages.common import column_rows
 
 SECTIONS = ("metrics", "headline", "significance", "confusion", "calibration", "per_class", "confusions")
@@ -21,17 +23,20 @@ def _formats(columns) -> dict:
 
 
 def show(scores: Sequence[ModelScores], *, key: str, sections: Sequence[str] = SECTIONS,
-         columns: Sequence[str] = HEADLINE_COLUMNS, images: str = "test images") -> None:
+         columns: Sequence[str] = HEADLINE_COLUMNS, images: str = "test images",
+         on_cell: Callable[[ModelScores, str, str], None] | None = None, cell_action: str = "Show the faces") -> None:
     """Draw ``sections`` of the report on ``scores`` (any of :data:`SECTIONS`, in the order given).
 
     ``key`` prefixes every element's key (one report per page); ``columns`` are the headline table's
     (see :func:`core.presentation.report.headline_table`), ``images`` what was scored, for the help texts.
+    ``on_cell(score, true, predicted)``: the confusion matrices become clickable (and a picker with the
+    button ``cell_action`` follows them); it is called when a cell is newly clicked or picked.
     """
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         raise ValueError(f"unknown report sections: {', '.join(sorted(unknown))}")
     draw = {"metrics": lambda: _metrics(scores, images), "headline": lambda: _headline(scores, key, columns),
-            "significance": lambda: _significance(scores, key), "confusion": lambda: _confusion(scores, key), "calibration": lambda: _calibration(scores, key),
+            "significance": lambda: _significance(scores, key), "confusion": lambda: _confusion(scores, key, on_cell, cell_action), "calibration": lambda: _calibration(scores, key),
             "per_class": lambda: _per_class(scores, key), "confusions": lambda: _confusions(scores, key)}
     for section in sections:
         draw[section]()
@@ -81,15 +86,39 @@ def _significance(scores: Sequence[ModelScores], key: str) -> None:
         st.markdown(significance.READING)
 
 
-def _confusion(scores: Sequence[ModelScores], key: str) -> None:
+def _clicked(event, score: ModelScores, key: str) -> tuple[str, str] | None:
+    """The cell newly selected on this model's matrix (a selection kept from an earlier run is not new)."""
+    cell = cell_from_selection(event, score.metrics["confusion_matrix"]["labels"])
+    seen_key = f"{key}-cm-{score.name}-seen"
+    if cell == st.session_state.get(seen_key):
+        return None
+    st.session_state[seen_key] = cell
+    return cell
+
+
+def _confusion(scores: Sequence[ModelScores], key: str, on_cell=None, cell_action: str = "") -> None:
     st.subheader("Confusion matrices")
     mode = st.segmented_control("Show", ["counts", "row-normalised"], default="counts", key=f"{key}_cm_mode",
                                 required=True,
                                 help="Row-normalised: each row divided by the number of images of that true emotion, "
                                      "so the diagonal is the per-class recall.")
+    chosen = []
     for column, score in zip(column_rows(len(scores)), scores):
-        column.plotly_chart(report.confusion_figure(score, normalize=mode == "row-normalised"),
-                            key=f"{key}-cm-{score.name}")
+        figure = report.confusion_figure(score, normalize=mode == "row-normalised")
+        if on_cell is None:
+            column.plotly_chart(figure, key=f"{key}-cm-{score.name}")
+            continue
+        figure = with_click_targets(figure, score.metrics["confusion_matrix"]["labels"])
+        event = column.plotly_chart(figure, key=f"{key}-cm-{score.name}", on_select="rerun", selection_mode="points")
+        cell = _clicked(event, score, key)
+        if cell is not None:
+            chosen.append((score, *cell))
+    if on_cell is None:
+        return
+    st.caption("Click a cell to see the faces behind it, or pick one here:")
+    picked = cell_links.picker(scores, key, cell_action)
+    for score, true, predicted in chosen + ([picked] if picked else []):
+        on_cell(score, true, predicted)
 
 
 def _calibration(scores: Sequence[ModelScores], key: str) -> None:

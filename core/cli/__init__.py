@@ -16,13 +16,14 @@ EPILOG = """examples:
   python -m core train --data ../shared/datasets/fer2013 --name my_cnn
   python -m core audit --model all --data faces.zip --csv flagged.csv   labels probably wrong
   python -m core export --name my_cnn           (--force to replace a model already there)
+  python -m core report --out report.html       the stored evaluations as one self-contained HTML file
 
 Run `python -m core COMMAND --help` for a command's options. Exit codes: 0 done, 1 no model
 could not be loaded (export: a model is already there), 2 bad arguments or an unreadable image."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.cli import audit, bench, calibrate, evaluate, explain, models, predict, train, video
+    from core.cli import audit, bench, calibrate, evaluate, explain, models, predict, report, train, video
 
     parser = argparse.ArgumentParser(prog="python -m core", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_parser(sub)
     video.add_parser(sub)
     audit.add_parser(sub)
+    report.add_parser(sub)
     return parser
 
 
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     code = precheck(args)  # missing paths and misuse answered before TensorFlow's 7-9 s import
     if code:
         return code
-    if args.command != "models":  # listing models loads none: no TensorFlow needed
+    if args.command not in ("models", "report"):  # neither loads a model: no TensorFlow needed
         from core.console import import_tensorflow_quietly
 
         import_tensorflow_quietly()

@@ -87,7 +87,19 @@ def write_stand_in_weights(home: str | Path, seed: int = 2024) -> Path:
     path = weights_path(home)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save_weights(str(path))
+    stand_in_marker(path).write_text("architecture-identical STAND-IN weights (random): plumbing and speed only\n")
     return path
+
+
+def stand_in_marker(path: str | Path) -> Path:
+    """The file beside a weights file that says it is a stand-in (written by :func:`write_stand_in_weights`)."""
+    return Path(path).with_name(Path(path).name + ".stand-in")
+
+
+def is_stand_in(home: str | Path | None = None) -> bool:
+    """Whether the weights in ``home`` (default ``$DEEPFACE_HOME``) are stand-ins, whose results must never
+    reach the shipped artifacts."""
+    return stand_in_marker(weights_path(home)).is_file()
 
 
 def download_weights(home: str | Path | None = None, urls=WEIGHTS_URLS, timeout: float = 30.0) -> Path:
