@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from report_fixtures import KEY, SENTENCE, write_dataset, write_models
 
-from core.presentation import evaluations, html_report, intervals
+from core.presentation import evaluations, html_report, significance
 from core.presentation.artifacts import read_model_json
 from core.presentation.report import ModelScores
 
@@ -58,12 +58,12 @@ def test_report_holds_every_figure_with_plotly_inlined_once(models):
 def test_report_holds_the_intervals_tests_cards_dataset_and_versions(models, tmp_path):
     document = build(models, dataset_dir=write_dataset(tmp_path / "fer2013"))
     text = re.sub(r"<[^>]+>", " ", outside_plotly(document))
-    assert "54.0 to 77.0" in text and "38.0 to 62.0" in text  # accuracy intervals, percent
-    assert "0.410 to 0.620" in text  # macro F1 interval
+    assert "54.0–77.0%" in text and "38.0–62.0%" in text  # accuracy intervals, percent
+    assert "0.410–0.620" in text  # macro F1 interval
     assert "95% percentile bootstrap over faces (2,000 resamples, seed 0): CNN, DeepFace" in text
-    assert "14.3 (angry)" in text  # the majority-class baseline beside the accuracy
+    assert "14.3% (angry)" in text and "always answering angry scores 14.3%" in text  # the majority-class baseline
     assert document.count(SENTENCE.replace("'", "&#x27;")) == 1  # the pair once, though both metrics hold it
-    assert "+15.7" in text and "4.3 to 27.1" in text and "0.011" in text
+    assert " 15.7 " in text and "4.3 to 27.1" in text and "0.0106" in text
     assert "fer2013_cnn" in text and "&quot;temperature&quot;: 0.9" in document  # record facts and model.json
     assert f"plotly {metadata.version('plotly')}" in re.sub(r"\s+", " ", text)
     assert "SHA-256 of each image" in text  # the images were there: their bytes are hashed
@@ -74,7 +74,7 @@ def test_report_holds_the_intervals_tests_cards_dataset_and_versions(models, tmp
 def test_report_says_when_the_evaluation_predates_intervals(tmp_path, monkeypatch):
     monkeypatch.setenv("EMOTION_MODELS_ROOT", str(tmp_path / "models"))
     document = build(write_models(tmp_path, with_intervals=False))
-    assert intervals.MISSING in document.replace("&#x27;", "'").replace("&quot;", '"')
+    assert significance.MISSING in document.replace("&#x27;", "'").replace("&quot;", '"')
     assert "No paired comparison is stored" in document
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from core.labels import EMOTIONS
 from core.models import registry
-from core.presentation import intervals, report
+from core.presentation import report, significance
 from core.presentation.report import ModelScores
 
 # What the numbers were computed with; absent distributions are said so.
@@ -150,22 +150,23 @@ def _figures_html(items, section: str, plots: _Plots) -> str:
 
 
 def _intervals_html(scores: Sequence[ModelScores], extra_comparisons: Sequence[Mapping]) -> str:
+    """The headline and per-class tables carry the intervals; this section says how they were computed,
+    the no-skill baselines, the absent classes and the paired tests (the pages' own builders)."""
     parts = []
-    if not all(intervals.has_intervals(s.metrics) for s in scores):
-        missing = ", ".join(s.label for s in scores if not intervals.has_intervals(s.metrics))
-        parts.append(f'<p class="note">{_esc(missing)}: {_esc(intervals.MISSING)}</p>')
-    parts.append(table_html(intervals.interval_table(scores)))
-    parts += [f'<p class="note">Intervals: {_esc(line)}.</p>' for line in intervals.methods(scores)]
-    per_class = intervals.per_class_interval_table(scores)
-    if not per_class.empty:
-        parts.append("<h3>Per class (value and interval)</h3>" + table_html(per_class))
-    for model, absent in intervals.absent_classes(scores).items():
-        parts.append(f'<p class="note">{_esc(model)}: no image of {_esc(", ".join(absent))}; macro F1 averages the '
-                     f"classes present.</p>")
-    pairs = intervals.comparisons(scores, extra_comparisons)
-    if pairs:
-        parts.append("<h3>Paired comparisons (the same faces)</h3>"
-                     + table_html(intervals.comparison_table(pairs, lambda m: registry.describe(m).title)))
+    missing = [s.label for s in scores if not significance.intervals_of(s.metrics)]
+    if missing:
+        parts.append(f'<p class="note">{_esc(", ".join(missing))}: {_esc(significance.MISSING)}</p>')
+    parts += [f'<p class="note">Intervals: {_esc(line)}.</p>'
+              for line in significance.methods({s.label: s.metrics for s in scores})]
+    for s in scores:
+        for line in (significance.baselines_caption(s.metrics), significance.absent_caption(s.metrics)):
+            if line:
+                parts.append(f"<p>{_esc(s.label)}: {_esc(line)}</p>")
+    by_model = {s.name: s.metrics for s in scores}
+    table = significance.comparison_table(by_model, extra_comparisons)
+    if table is not None:
+        parts.append("<h3>Paired comparisons (the same faces)</h3>" + table_html(table)
+                     + "".join(f"<p>{_esc(line)}</p>" for line in significance.comparison_sentences(by_model, extra_comparisons)))
     elif len(scores) > 1:
         parts.append('<p class="note">No paired comparison is stored for these models yet.</p>')
     return "".join(parts)

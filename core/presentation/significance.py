@@ -22,6 +22,8 @@ import pandas as pd
 from core.presentation import charts
 
 NO_SUPPORT = "no true face here: not scored"
+MISSING = ("This evaluation predates intervals and paired tests: rerun `python -m core evaluate` for these models "
+           "(or `make evaluate-all`) to add them to metrics.json.")
 COMPARISON_KEYS = {"a", "b", "n", "difference", "interval", "both_right", "only_a", "only_b", "both_wrong",
                    "mcnemar_p", "sentence"}
 READING = (
@@ -44,7 +46,24 @@ def interval_text(interval: Sequence[float] | None, *, percent: bool = False) ->
 
 
 def intervals_of(metrics: Mapping) -> Mapping:
-    return metrics.get("intervals") or {}
+    found = metrics.get("intervals")
+    return found if isinstance(found, Mapping) else {}
+
+
+def methods(metrics_by_label: Mapping[str, Mapping]) -> list[str]:
+    """How each model's intervals were computed, once per distinct method: ``95% <method> (2,000
+    resamples, seed 0): CNN, DeepFace`` (keys are the models' shown names)."""
+    by_method: dict[str, list[str]] = {}
+    for label, metrics in metrics_by_label.items():
+        ci = intervals_of(metrics)
+        if not ci:
+            continue
+        details = ", ".join(p for p in (ci.get("n_resamples") and f"{ci['n_resamples']:,} resamples",
+                                        ci.get("seed") is not None and f"seed {ci['seed']}") if p)
+        level = ci.get("confidence")
+        text = (f"{level:.0%} " if isinstance(level, (int, float)) else "95% ") + (ci.get("method") or "interval")
+        by_method.setdefault(text + (f" ({details})" if details else ""), []).append(label)
+    return [f"{text}: {', '.join(labels)}" for text, labels in by_method.items()]
 
 
 def headline_extras(metrics: Mapping) -> dict:
@@ -71,30 +90,31 @@ def per_class_extras(metrics: Mapping, label: str) -> dict:
                                                                            ("recall", "recall"), ("f1", "F1"))}
 
 
-def _unique_pairs(metrics_by_model: Mapping[str, Mapping]) -> list[dict]:
-    """Each comparison once (A against B, A first in the given order), among the models given."""
+def _unique_pairs(metrics_by_model: Mapping[str, Mapping], extra: Sequence[Mapping] = ()) -> list[dict]:
+    """Each comparison once (A against B, A first in the given order), among the models given; ``extra``
+    adds comparisons stored apart (a ``comparison.json``'s list)."""
     models, seen, out = list(metrics_by_model), set(), []
-    for model in models:
-        found = metrics_by_model[model].get("comparisons")
+    stored = [metrics_by_model[m].get("comparisons") for m in models] + [list(extra)]
+    for found in stored:
         for c in found if isinstance(found, list) else []:
             if not isinstance(c, Mapping) or not set(c) >= COMPARISON_KEYS:
                 continue  # a hand-edited or older entry: left out rather than breaking the page
             pair = frozenset((c["a"], c["b"]))
-            if c["b"] in models and pair not in seen:
+            if c["a"] in models and c["b"] in models and pair not in seen:
                 seen.add(pair)
                 out.append(c)
     return out
 
 
-def comparison_sentences(metrics_by_model: Mapping[str, Mapping]) -> list[str]:
+def comparison_sentences(metrics_by_model: Mapping[str, Mapping], extra: Sequence[Mapping] = ()) -> list[str]:
     """The plain sentence of every pair of the shown models."""
-    return [c["sentence"] for c in _unique_pairs(metrics_by_model)]
+    return [c["sentence"] for c in _unique_pairs(metrics_by_model, extra)]
 
 
-def comparison_table(metrics_by_model: Mapping[str, Mapping]) -> pd.DataFrame | None:
+def comparison_table(metrics_by_model: Mapping[str, Mapping], extra: Sequence[Mapping] = ()) -> pd.DataFrame | None:
     """One row per pair of shown models: the gap in points with its interval, the 2x2 counts, McNemar's
     p and the faces that would settle the gap; None when no pair was compared."""
-    pairs = _unique_pairs(metrics_by_model)
+    pairs = _unique_pairs(metrics_by_model, extra)
     if not pairs:
         return None
     rows = [{"model A": charts.display_name(c["a"]), "model B": charts.display_name(c["b"]), "faces": c["n"],
