@@ -160,7 +160,7 @@ def folder_spec(folder: str | Path, name: str | None = None) -> ModelSpec:
                      availability=lambda: _folder_availability(folder),
                      display_name=str(extra.get("display_name") or f"CNN ({name})"), color=str(extra.get("color") or ""),
                      labels=tuple(card.labels) if card is not None else FER2013_LABELS,
-                     description=f"model folder {folder.name}", folder=lambda: folder, **facts)
+                     folder=lambda: folder, **{"description": f"model folder {folder.name}", **facts})
 
 
 def cnn_folder() -> Path:
