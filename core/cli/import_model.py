@@ -116,7 +116,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--labels", help="its labels in output order (default for 7 outputs: FER2013's order, "
                                     "angry,disgust,fear,happy,sad,surprise,neutral)")
     p.add_argument("--input", help="input convention, any of: gray|rgb|bgr, 0..1|-1..1|0..255|imagenet, area|bilinear "
-                                   "(default: gray or rgb by the input's channels, 0..1, area)")
+                                   "(default: gray or rgb by the input's channels, 0..1, area; write --input=-1..1 for a value starting with -)")
     p.add_argument("--output", default="probabilities", choices=["probabilities", "logits"],
                    help="what the model outputs (logits get a softmax)")
     p.add_argument("--data", help="dataset for the check and the evaluation (default: $FER2013_DIR)")

@@ -21,9 +21,7 @@ Registering a fourth model::
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from core import paths
@@ -41,8 +39,8 @@ _REGISTRY: dict[str, ModelSpec] = {}
 _FOLDER_KINDS: dict[str, Callable[..., EmotionClassifier]] = {}
 # Folder kinds whose folders under the models root are listed as models of their own (imported models).
 _LISTED_KINDS: set[str] = set()
-# Models one app session added (an uploaded model): seen only by code running in that session's context.
-_SESSION: contextvars.ContextVar[dict[str, ModelSpec] | None] = contextvars.ContextVar("session_models", default=None)
+# The models the current app session added (uploaded models): the app sets the function that finds them.
+_SESSION_SOURCE: list[Callable[[], dict[str, ModelSpec]]] = []
 
 
 def register(spec: ModelSpec, replace: bool = False) -> ModelSpec:
@@ -65,14 +63,14 @@ def register_folder_kind(card_kind: str, loader: Callable[..., EmotionClassifier
         _LISTED_KINDS.add(card_kind)
 
 
-@contextlib.contextmanager
-def session_models(session: dict[str, ModelSpec]) -> Iterator[None]:
-    """Within this block (one app session's page run) ``session``'s records count as registered."""
-    token = _SESSION.set(dict(session))
-    try:
-        yield
-    finally:
-        _SESSION.reset(token)
+def set_session_source(source: Callable[[], dict[str, ModelSpec]] | None) -> None:
+    """``source()`` gives the records of the models the current app session added (``{}`` outside a
+    session); they count as registered for that session only, and nowhere else."""
+    _SESSION_SOURCE[:] = [source] if source is not None else []
+
+
+def _session() -> dict[str, ModelSpec]:
+    return _SESSION_SOURCE[0]() if _SESSION_SOURCE else {}
 
 
 def _stored() -> dict[str, ModelSpec]:
@@ -85,7 +83,7 @@ def _stored() -> dict[str, ModelSpec]:
 
 def _everything() -> dict[str, ModelSpec]:
     """Registered models, then imported folders, then this session's models."""
-    return {**_REGISTRY, **_stored(), **(_SESSION.get() or {})}
+    return {**_REGISTRY, **_stored(), **_session()}
 
 
 def names() -> list[str]:

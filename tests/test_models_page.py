@@ -1,0 +1,132 @@
+"""The Models page and imported models in the app (issue 23): every model's card; an uploaded model added to
+one session only, in memory; a .tflite and an .onnx model imported with the CLI, evaluated, and shown on
+every page that shows models (the pattern of tests/test_fourth_model.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import test_app
+from model_files import band_face, band_model, onnx_bytes, tflite_bytes, write_bands
+from test_app import assert_ok, plotly_specs, png, run_app, texts
+from video_clips import face_clip
+
+from core.cli import main
+from core.labels import FER2013_LABELS
+
+tree, copy_env = test_app.tree, test_app.copy_env
+TFLITE, ONNX = "bands_lite", "bands_onnx"
+
+
+@pytest.fixture
+def imported_env(copy_env, without_deepface, tmp_path, capsys) -> dict:
+    """The app's test artifacts plus a .tflite and an .onnx model imported with the CLI and evaluated on
+    band faces (their validation and test splits)."""
+    bands = write_bands(tmp_path / "bands")
+    files = {TFLITE: tmp_path / "bands.tflite", ONNX: tmp_path / "bands.onnx"}
+    files[TFLITE].write_bytes(tflite_bytes(band_model(), tmp_path))
+    files[ONNX].write_bytes(onnx_bytes())
+    for name, path in files.items():
+        assert main(["import-model", str(path), "--name", name, "--data", str(bands), "--quiet"]) == 0
+    capsys.readouterr()
+    return copy_env
+
+
+def test_imported_models_show_on_every_page(imported_env, astronaut):
+    at = run_app()
+    chosen = at.sidebar.multiselect(key="opt_models").value
+    assert TFLITE in chosen and ONNX in chosen
+    at.get("file_uploader")[0].set_value([("face.png", png(astronaut), "image/png")])
+    at.run()
+    assert_ok(at)
+    assert {TFLITE, ONNX} <= {m.label for m in at.metric}
+    at = run_app("evaluation")
+    assert_ok(at)
+    assert TFLITE in texts(at) and ONNX in texts(at)
+    at = run_app("data")
+    assert_ok(at)
+    from zipfaces import labelled_zip
+
+    at.file_uploader(key="data_upload").set_value(("mine.zip", labelled_zip(per_class=2), "application/zip"))
+    at.run()
+    at.button(key="data_run").click()
+    at.run()
+    assert {f"{TFLITE} accuracy", f"{ONNX} accuracy"} <= {m.label for m in at.metric}
+    at = run_app("about")
+    assert {TFLITE, ONNX} <= {s.value for s in at.subheader}
+    at = run_app("models")
+    assert_ok(at)
+    assert {TFLITE, ONNX, "fer mini-Xception", "DeepFace"} <= {s.value for s in at.subheader}
+    assert "imported tflite model (model.tflite" in texts(at)
+
+
+def test_video_page_shows_imported_models(imported_env):
+    at = run_app("video")
+    at.session_state["video_detector"] = "blazeface"
+    at.run()
+    at.file_uploader(key="video_upload").set_value([("clip.mp4", face_clip(count=10, faces=1, rate=10), "video/mp4")])
+    at.run()
+    assert_ok(at)
+    titles = [str(spec["layout"].get("title", {}).get("text", "")) for spec in plotly_specs(at)]
+    assert f"Face 1 · {TFLITE}" in titles and f"Face 1 · {ONNX}" in titles
+
+
+def upload_model(at, data: bytes, filename: str, name: str):
+    at.file_uploader(key="models_upload").set_value((filename, data, "application/octet-stream"))
+    at.run()
+    at.text_input(key="models_name").input(name)
+    at.run()
+    return at
+
+
+def test_an_uploaded_model_joins_this_session_only(copy_env, without_deepface, write_watch):
+    with write_watch() as seen:
+        at = upload_model(run_app("models"), onnx_bytes(), "mine.onnx", "mine")
+        assert "onnx model: input 48x48x1 (NCHW), 7 outputs." in texts(at)
+        at.button(key="models_add").click()
+        at.run()
+        assert_ok(at)
+        assert "mine is added to this session." in texts(at)
+        assert "mine" in {s.value for s in at.subheader}
+        at.switch_page("pages/compare.py").run()
+        assert "mine" in at.sidebar.multiselect(key="opt_models").value
+        face = png(band_face(3, np.random.default_rng(0)))
+        at.get("file_uploader")[0].set_value([("face.png", face, "image/png")])
+        at.run()
+        assert_ok(at)
+        assert "mine" in {m.label for m in at.metric}
+    assert [w for w in seen.writes if "mine" in str(w) or ".onnx" in str(w)] == [], seen.report()
+    other = run_app()  # another session
+    assert "mine" not in other.sidebar.multiselect(key="opt_models").options
+    assert not (copy_env["models"] / "mine").exists()
+
+
+def test_the_check_proposes_and_the_button_takes_it(copy_env, without_deepface, tmp_path, monkeypatch):
+    bands = write_bands(tmp_path / "bands")
+    monkeypatch.setenv("FER2013_DIR", str(bands))
+    at = upload_model(run_app("models"), onnx_bytes(), "mine.onnx", "mine")
+    at.text_input(key="models_labels").input(",".join(sorted(FER2013_LABELS)))
+    at.run()
+    at.button(key="models_run_check").click()
+    at.run()
+    assert_ok(at)
+    assert any("your labels look like [angry, disgust, fear, happy, sad, surprise, neutral]" in w.value
+               for w in at.warning)
+    at.button(key="models_take").click()
+    at.run()
+    assert at.text_input(key="models_labels").value == ",".join(FER2013_LABELS)
+
+
+def test_a_refused_upload_says_why(copy_env, without_deepface):
+    at = run_app("models")
+    at.file_uploader(key="models_upload").set_value(("broken.onnx", onnx_bytes()[:100], "application/octet-stream"))
+    at.run()
+    assert_ok(at)
+    assert any(e.value.startswith("broken.onnx is refused: onnxruntime cannot load this file") for e in at.error)
+
+
+def test_saving_is_off_by_default(copy_env, without_deepface):
+    at = upload_model(run_app("models"), onnx_bytes(), "mine.onnx", "mine")
+    at.button(key="models_add").click()
+    at.run()
+    assert "Saving uploaded models under models/ is off on this server (EMOTION_ALLOW_MODEL_SAVE)." in texts(at)
+    assert not any(b.key == "models_save" for b in at.button)
