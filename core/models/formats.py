@@ -141,7 +141,9 @@ def load_keras(data: bytes, fmt: str) -> Network:
     import tensorflow as tf
 
     shape = (None, height, width, channels) if layout == "NHWC" else (None, channels, height, width)
-    forward = tf.function(lambda x: model(x, training=False), input_signature=[tf.TensorSpec(shape, tf.float32)])
+    # autograph off: it would write the converted source of this lambda to a temporary file
+    forward = tf.function(lambda x: model(x, training=False), input_signature=[tf.TensorSpec(shape, tf.float32)],
+                          autograph=False)
 
     def run(batch: np.ndarray) -> np.ndarray:
         batch = batch if layout == "NHWC" else np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
