@@ -187,7 +187,7 @@ def test_fer_minixception_imported_in_alphabetical_order_is_put_right(fer2013_di
     stored = Path(__file__).resolve().parent.parent / "models" / "fer_minixception" / "eval"
     expected = json.loads((stored / "fer2013-PrivateTest" / "metrics.json").read_text())["accuracy"]
     code, out, err = run(capsys, "import-model", weights, "--name", "fer_again", "--data", fer2013_dir,
-                         "--labels", ",".join(ALPHABETICAL), "--input", "-1..1,bilinear", "--yes", "--quiet")
+                         "--labels", ",".join(ALPHABETICAL), "--input=-1..1,bilinear", "--yes", "--quiet")
     assert code == 0, err
     assert f"check: your labels look like [{', '.join(FER2013_LABELS)}]" in out
     assert "input check on 700 faces of fer2013 PublicTest" in out
