@@ -3,6 +3,8 @@ one session only, in memory; a .tflite and an .onnx model imported with the CLI,
 every page that shows models (the pattern of tests/test_fourth_model.py)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import test_app
@@ -97,6 +99,15 @@ def test_an_uploaded_model_joins_this_session_only(copy_env, without_deepface, w
         at.run()
         assert_ok(at)
         assert "mine" in {m.label for m in at.metric}
+        at.switch_page("pages/data.py").run()
+        from zipfaces import labelled_zip
+
+        at.file_uploader(key="data_upload").set_value(("faces.zip", labelled_zip(per_class=2), "application/zip"))
+        at.run()
+        at.button(key="data_run").click()
+        at.run()
+        assert_ok(at)
+        assert "mine accuracy" in {m.label for m in at.metric}
     assert seen.writes == [], seen.report()
     other = run_app()  # another session
     assert "mine" not in other.sidebar.multiselect(key="opt_models").options
@@ -133,3 +144,41 @@ def test_saving_is_off_by_default(copy_env, without_deepface):
     at.run()
     assert "Saving uploaded models under models/ is off on this server (EMOTION_ALLOW_MODEL_SAVE)." in texts(at)
     assert not any(b.key == "models_save" for b in at.button)
+
+
+LIVE_CHECK = """
+import json, sys
+import streamlit_webrtc  # before TensorFlow, as streamlit_app.py does
+sys.path.insert(0, "tests")
+from model_files import onnx_bytes
+from streamlit.testing.v1 import AppTest
+
+app = AppTest.from_file("streamlit_app.py", default_timeout=300)
+app.run()
+app.switch_page("pages/models.py").run()
+app.file_uploader(key="models_upload").set_value(("mine.onnx", onnx_bytes(), "application/octet-stream"))
+app.run()
+app.text_input(key="models_name").input("mine_live")
+app.run()
+app.button(key="models_add").click()
+app.run()
+app.switch_page("pages/live.py").run()
+print(json.dumps({"captions": [c.value for c in app.caption], "errors": [e.value for e in app.exception]}))
+"""
+
+
+@pytest.mark.slow
+def test_an_uploaded_model_runs_on_live(copy_env, without_deepface):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", LIVE_CHECK], cwd=root, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "PYTHONPATH": str(root)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    shown = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert not shown["errors"], shown["errors"]
+    assert any(c.startswith("Models: ") and "mine_live" in c.split(" on every processed frame")[0]
+               for c in shown["captions"]), shown["captions"]

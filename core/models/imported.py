@@ -145,9 +145,13 @@ class ImportedClassifier(EmotionClassifier):
         return softmax(out) if self.output == "logits" else out
 
     def explainer(self) -> Explainer | None:
-        if self.network.keras_model is None or self.network.layout != "NHWC" or self.output != "probabilities":
+        """Grad-CAM's parts for a Keras network over NHWC images with a spatial convolution (else None)."""
+        model = self.network.keras_model
+        if model is None or self.network.layout != "NHWC" or self.output != "probabilities":
             return None
-        return Explainer(self.network.keras_model, self.preprocess, letterbox=False)
+        spatial = any("Conv" in type(layer).__name__ and len(getattr(layer, "output", None).shape or ()) == 4
+                      for layer in model.layers if getattr(layer, "output", None) is not None)
+        return Explainer(model, self.preprocess, letterbox=False) if spatial else None
 
     def describe(self) -> dict:
         return {"name": self.name, "kind": self.kind, "labels": list(self.labels), "format": self.network.format,
