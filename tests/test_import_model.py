@@ -7,9 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
-from model_files import band_model, keras_bytes, onnx_bytes, tflite_bytes, write_bands
+from model_files import band_face, band_model, keras_bytes, onnx_bytes, tflite_bytes, write_bands
 from privacy_watch import watch_writes
 
 from core.cli import main
@@ -86,6 +87,13 @@ def test_every_format_imports_evaluates_and_loads_by_name(suffix, built, bands, 
     assert classifier.temperature == pytest.approx(card["calibration"]["temperature"])
     code, out, err = run(capsys, "models", "--json")
     assert name in {m["name"] for m in json.loads(out)}
+    rng = np.random.default_rng(5)
+    photo = folder.parent.parent / "band.png"
+    cv2.imwrite(str(photo), cv2.resize(band_face(4, rng), (96, 96), interpolation=cv2.INTER_NEAREST))
+    code, out, err = run(capsys, "predict", photo, "--whole-image", "--model", name, "--json")
+    assert code == 0, err
+    face = json.loads(out)["results"][0]["faces"][0]["models"][name]
+    assert face["dominant_emotion"] == "sad"
 
 
 def test_a_permuted_label_order_is_proposed_and_needs_yes(built, bands, models_root, capsys):

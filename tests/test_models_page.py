@@ -146,6 +146,28 @@ def test_saving_is_off_by_default(copy_env, without_deepface):
     assert not any(b.key == "models_save" for b in at.button)
 
 
+
+def test_saving_when_the_server_allows_it_and_video_shows_the_model(copy_env, without_deepface, monkeypatch):
+    monkeypatch.setenv("EMOTION_ALLOW_MODEL_SAVE", "1")
+    data = onnx_bytes()
+    at = upload_model(run_app("models"), data, "mine.onnx", "saved_one")
+    at.button(key="models_add").click()
+    at.run()
+    at.button(key="models_save").click()
+    at.run()
+    assert_ok(at)
+    folder = copy_env["models"] / "saved_one"
+    assert (folder / "model.onnx").read_bytes() == data
+    assert '"kind": "imported"' in (folder / "model.json").read_text()
+    at.switch_page("pages/video.py").run()
+    at.session_state["video_detector"] = "blazeface"
+    at.run()
+    at.file_uploader(key="video_upload").set_value([("clip.mp4", face_clip(count=10, faces=1, rate=10), "video/mp4")])
+    at.run()
+    assert_ok(at)
+    titles = [str(spec["layout"].get("title", {}).get("text", "")) for spec in plotly_specs(at)]
+    assert "Face 1 · saved_one" in titles
+
 LIVE_CHECK = """
 import json, sys
 import streamlit_webrtc  # before TensorFlow, as streamlit_app.py does
