@@ -74,6 +74,11 @@ def _network(upload):
         except ModelRefused as exc:
             held = (digest, None, str(exc))
         st.session_state["models_network"] = held
+        if held[1] is not None:  # a new file: the settings start from its own defaults
+            seven = held[1].outputs == len(FER2013_LABELS)
+            st.session_state["models_labels"] = ",".join(FER2013_LABELS) if seven else ""
+            st.session_state["models_channels"] = "rgb" if held[1].channels == 3 else "gray"
+            st.session_state.pop("models_check", None)
     return held[1], held[2]
 
 
@@ -82,11 +87,9 @@ def _settings(network):
     from core.models.imported import CHANNELS, OUTPUTS, RESIZES, SCALINGS
 
     name = st.text_input("Name (its id on every page)", key="models_name", placeholder="my_model")
-    labels = st.text_input("Labels, in output order", key="models_labels",
-                           value=",".join(FER2013_LABELS) if network.outputs == len(FER2013_LABELS) else "")
+    labels = st.text_input("Labels, in output order", key="models_labels")
     columns = st.columns(4)
-    channels = columns[0].selectbox("Channels", CHANNELS if network.channels == 3 else ("gray",), key="models_channels",
-                                    index=1 if network.channels == 3 else 0)
+    channels = columns[0].selectbox("Channels", CHANNELS if network.channels == 3 else ("gray",), key="models_channels")
     scaling = columns[1].selectbox("Scaling", tuple(SCALINGS), key="models_scaling")
     resize = columns[2].selectbox("Resize", tuple(RESIZES), key="models_resize")
     output = columns[3].selectbox("Outputs", OUTPUTS, key="models_output")
