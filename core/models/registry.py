@@ -123,11 +123,11 @@ def _cnn_loader():
 
 
 def _folder_availability(folder: Path) -> Availability:
-    from core.models.cnn import missing_reason
+    from core.models import cnn, imported
 
-    if _folder_loader(folder) is not _cnn_loader():
-        from core.models.imported import missing_reason
-    reason = missing_reason(folder)
+    # an imported model's folder holds model.<format>, not the CNN's model.keras
+    check = imported.missing_reason if _folder_loader(folder) is _imported else cnn.missing_reason
+    reason = check(folder)
     return Availability(reason is None, reason or "", str(folder))
 
 
