@@ -152,6 +152,8 @@ def test_refusals_are_one_line(built, tmp_path, capsys, models_root):
         assert code == 1 and len(err.strip().splitlines()) == 1, (path, err)
         assert err.startswith(f"error: {path}: refused: ") and reason in err, (path, err)
     assert not (models_root / "refused").exists()
+    code, out, err = run(capsys, "import-model", tmp_path / "missing.onnx", "--name", "refused")
+    assert code == 2 and err.strip() == f"error: {tmp_path / 'missing.onnx'}: no such file"
     with pytest.raises(ModelRefused, match="outputs but 3 labels"):
         ImportedClassifier(load_network(built[".onnx"].read_bytes(), "onnx"), ("happy", "sad", "neutral"), Convention())
 
