@@ -194,7 +194,7 @@ def _name_problem(name: str) -> str | None:
 
     if not NAME_PATTERN.match(name):
         return "A name is 1-48 lower-case letters, digits, '_' or '-'."
-    if name in registry.names() and name not in session_added():
+    if (name in registry.names() or (paths.models_root() / name).exists()) and name not in session_added():
         return f"{name} is already a model's id; choose another name."
     return None
 
