@@ -226,3 +226,17 @@ def test_an_uploaded_keras_model_gets_its_own_heat_maps(copy_env, without_deepfa
     assert "fer_upload" in {m.label for m in at.metric}
     cams = list(at.session_state["session_gradcams"].values())  # kept in the session, not the shared cache
     assert len(cams) == 1 and cams[0] is not None
+
+
+def test_an_upload_cannot_take_a_models_name(copy_env, without_deepface):
+    (copy_env["models"] / "old_run").mkdir()
+    at = upload_model(run_app("models"), onnx_bytes(), "mine.onnx", "fer2013_cnn")
+    at.button(key="models_add").click()
+    at.run()
+    assert "fer2013_cnn is already a model's id; choose another name." in [e.value for e in at.error]
+    at.text_input(key="models_name").input("old_run")
+    at.run()
+    at.button(key="models_add").click()
+    at.run()
+    assert "old_run is already a model's id; choose another name." in [e.value for e in at.error]
+    assert "session_models" not in at.session_state
