@@ -32,6 +32,7 @@ PAGES = [
     st.Page("pages/data.py", title="Your data", icon=":material/folder_zip:"),
     st.Page("pages/live.py", title="Live", icon=":material/videocam:"),
     st.Page("pages/video.py", title="Video files", icon=":material/movie:"),
+    st.Page("pages/models.py", title="Models", icon=":material/deployed_code:"),
     st.Page("pages/about.py", title="About", icon=":material/info:"),
 ]
 

@@ -171,10 +171,14 @@ def _load_model(name: str, stamp: tuple):
 
 def load_classifier(name: str):
     """The app's one model cache: the classifier ``name`` names (an id or a model folder), or the
-    one-line reason it cannot be loaded. Every page loads its models here."""
+    one-line reason it cannot be loaded. Every page loads its models here. A model this session added
+    is its own, held in the session (never in the process-wide cache, which every session shares)."""
     from core.models import registry
     from core.models.base import ModelUnavailable
 
+    added = session_added().get(str(name))
+    if added is not None:
+        return added["classifier"]
     try:
         spec = registry.resolve(name)
     except ModelUnavailable as exc:
@@ -197,3 +201,50 @@ def load_model_set(names) -> Models:
         return Models(None, unavailable)
     labels = tuple(dict.fromkeys(label for c in classifiers.values() for label in c.labels))
     return Models(Analyzer(classifiers), unavailable, {n: c.describe() for n, c in classifiers.items()}, labels)
+
+
+# --------------------------------------------------------------------------- models this session added
+
+SESSION_MODELS = "session_models"
+
+
+def session_added() -> dict[str, dict]:
+    """``{id: {"spec", "classifier"}}`` of the models this session uploaded (empty outside a page run:
+    a worker thread has no session)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return {}
+    return st.session_state.get(SESSION_MODELS, {})
+
+
+def session_records() -> dict:
+    """The records of this session's models: what the registry adds for this session only."""
+    return {name: entry["spec"] for name, entry in session_added().items()}
+
+
+def add_session_model(classifier, display_name: str = "") -> None:
+    """Keep ``classifier`` (in memory) for this session: it shows on every page until the tab closes."""
+    from core.models.registry import Availability, ModelSpec, Preprocessing
+
+    convention = classifier.convention
+    spec = ModelSpec(name=classifier.name, kind="imported", factory=lambda **_: classifier,
+                     availability=lambda: Availability(True, "", "this session (in memory)"),
+                     display_name=display_name or classifier.name, labels=tuple(classifier.labels),
+                     preprocessing=Preprocessing(classifier.input_size, convention.channels, convention.scaling,
+                                                 convention.resize),
+                     explainable=classifier.explainer() is not None,
+                     description=f"uploaded in this session ({classifier.network.format}); kept in memory only")
+    st.session_state.setdefault(SESSION_MODELS, {})[classifier.name] = {"spec": spec, "classifier": classifier}
+
+
+def session_gradcam(classifier):
+    """Grad-CAM over one of this session's models, kept in the session: never in the process-wide cache,
+    where another session could meet it (or None when the model has no Keras network to explain)."""
+    from core.analysis.gradcam import GradCam
+
+    store = st.session_state.setdefault("session_gradcams", {})
+    if id(classifier) not in store:
+        parts = classifier.explainer()
+        store[id(classifier)] = parts and GradCam(parts.model, preprocess=parts.preprocess, letterbox=parts.letterbox)
+    return store[id(classifier)]

@@ -27,7 +27,7 @@ from core.presentation.photos import (
 )
 from core.presentation.places import without_server_paths
 from pages import runtime
-from pages.common import load_model_set, ready_models
+from pages.common import load_model_set, ready_models, session_added, session_gradcam
 
 CACHE_KEY = "_compare_results"
 PHOTOS_KEY = "_compare_photos"  # {name: bytes}, this session's photos, in memory only
@@ -250,7 +250,7 @@ def heat_maps(models, photo_key: tuple, face: dict, crop: np.ndarray, emotion: s
     columns = st.columns(max(len(models_here), 1) + 1, gap="small")
     for column, model in zip(columns, models_here):
         classifier = models.analyzer.classifiers[model]
-        cam = _gradcam(model, id(classifier), classifier)
+        cam = session_gradcam(classifier) if model in session_added() else _gradcam(model, id(classifier), classifier)
         if cam is None:
             column.caption(f"{charts.display_name(model)}: no heat map for this model")
             continue

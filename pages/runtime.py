@@ -64,6 +64,10 @@ def install(gc_interval_s: float = GC_INTERVAL_S) -> bool:
     from streamlit import config
 
     keep_uploads_in_memory(config.get_option("server.maxUploadSize") * 2**20)
+    from core.models import registry
+    from pages.common import session_records
+
+    registry.set_session_source(session_records)  # a session's uploaded models, for that session only
     end_sessions_on_time(config.get_option("server.disconnectedSessionTTL"))
     return True
 

@@ -61,4 +61,6 @@ def precheck(args) -> int:
             return 2
     if command == "video" and not Path(args.file).is_file():
         return _error(f"cannot read {args.file}: no such file")
+    if command == "import-model" and not Path(args.file).is_file():
+        return _error(f"{args.file}: no such file")
     return 0

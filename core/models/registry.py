@@ -37,6 +37,10 @@ ALL = "all"
 
 _REGISTRY: dict[str, ModelSpec] = {}
 _FOLDER_KINDS: dict[str, Callable[..., EmotionClassifier]] = {}
+# Folder kinds whose folders under the models root are listed as models of their own (imported models).
+_LISTED_KINDS: set[str] = set()
+# The models the current app session added (uploaded models): the app sets the function that finds them.
+_SESSION_SOURCE: list[Callable[[], dict[str, ModelSpec]]] = []
 
 
 def register(spec: ModelSpec, replace: bool = False) -> ModelSpec:
@@ -51,17 +55,43 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
-def register_folder_kind(card_kind: str, loader: Callable[..., EmotionClassifier]) -> None:
-    """Folders whose ``model.json`` says ``"kind": card_kind`` are loaded by ``loader(folder, name=...)``."""
+def register_folder_kind(card_kind: str, loader: Callable[..., EmotionClassifier], listed: bool = False) -> None:
+    """Folders whose ``model.json`` says ``"kind": card_kind`` are loaded by ``loader(folder, name=...)``;
+    ``listed`` ones under the models root are models of their own everywhere (like registered ones)."""
     _FOLDER_KINDS[card_kind] = loader
+    if listed:
+        _LISTED_KINDS.add(card_kind)
+
+
+def set_session_source(source: Callable[[], dict[str, ModelSpec]] | None) -> None:
+    """``source()`` gives the records of the models the current app session added (``{}`` outside a
+    session); they count as registered for that session only, and nowhere else."""
+    _SESSION_SOURCE[:] = [source] if source is not None else []
+
+
+def _session() -> dict[str, ModelSpec]:
+    return _SESSION_SOURCE[0]() if _SESSION_SOURCE else {}
+
+
+def _stored() -> dict[str, ModelSpec]:
+    """The listed-kind folders under the models root (imported models), by folder name."""
+    from core.models.folders import scan
+
+    found = scan(paths.models_root(), _LISTED_KINDS, folder_spec) if _LISTED_KINDS else {}
+    return {name: spec for name, spec in found.items() if name not in _REGISTRY}
+
+
+def _everything() -> dict[str, ModelSpec]:
+    """Registered models, then imported folders, then this session's models."""
+    return {**_REGISTRY, **_stored(), **_session()}
 
 
 def names() -> list[str]:
-    return list(_REGISTRY)
+    return list(_everything())
 
 
 def specs() -> list[ModelSpec]:
-    return list(_REGISTRY.values())
+    return list(_everything().values())
 
 
 def sort_key(name: str) -> tuple:
@@ -83,15 +113,21 @@ def _folder_loader(folder: Path) -> Callable[..., EmotionClassifier]:
         kind = None
     if kind in _FOLDER_KINDS:
         return _FOLDER_KINDS[kind]
+    return _cnn_loader()
+
+
+def _cnn_loader():
     from core.models.cnn import CnnClassifier
 
     return CnnClassifier
 
 
 def _folder_availability(folder: Path) -> Availability:
-    from core.models.cnn import missing_reason
+    from core.models import cnn, imported
 
-    reason = missing_reason(folder)
+    # an imported model's folder holds model.<format>, not the CNN's model.keras
+    check = imported.missing_reason if _folder_loader(folder) is _imported else cnn.missing_reason
+    reason = check(folder)
     return Availability(reason is None, reason or "", str(folder))
 
 
@@ -112,11 +148,17 @@ def folder_spec(folder: str | Path, name: str | None = None) -> ModelSpec:
         options.pop("deepface_detector", None)
         return _folder_loader(folder)(folder, name=name, **options)
 
+    if card is not None and card.kind == "imported":
+        from core.models.imported import record_facts
+
+        facts = record_facts(card)
+    else:
+        facts = {}
     return ModelSpec(name=name, kind=(card.kind if card is not None else "") or "keras-cnn", factory=build,
                      availability=lambda: _folder_availability(folder),
                      display_name=str(extra.get("display_name") or f"CNN ({name})"), color=str(extra.get("color") or ""),
                      labels=tuple(card.labels) if card is not None else FER2013_LABELS,
-                     description=f"model folder {folder.name}", folder=lambda: folder)
+                     folder=lambda: folder, **{"description": f"model folder {folder.name}", **facts})
 
 
 def cnn_folder() -> Path:
@@ -128,10 +170,11 @@ def cnn_folder() -> Path:
 
 
 def _registered(text: str) -> ModelSpec | None:
-    """The registered model with this id or alias."""
-    if text in _REGISTRY:
-        return _REGISTRY[text]
-    return next((spec for spec in _REGISTRY.values() if text in spec.aliases), None)
+    """The registered (or imported, or this session's) model with this id or alias."""
+    everything = _everything()
+    if text in everything:
+        return everything[text]
+    return next((spec for spec in everything.values() if text in spec.aliases), None)
 
 
 def resolve(name: str | Path, models_dir: str | Path | None = None) -> ModelSpec:
@@ -149,7 +192,7 @@ def resolve(name: str | Path, models_dir: str | Path | None = None) -> ModelSpec
         candidate = Path(text)
     if candidate.is_dir():
         return _registered_owner(candidate) or folder_spec(candidate)
-    raise ModelUnavailable(f"no model {text!r}: not a registered model ({', '.join(_REGISTRY)}) and no folder "
+    raise ModelUnavailable(f"no model {text!r}: not a registered model ({', '.join(names())}) and no folder "
                            f"of that name under the models folder")
 
 
@@ -202,7 +245,7 @@ def get(name: str | Path, models_dir: str | Path | None = None, **options) -> Em
 
 def available() -> dict[str, Availability]:
     """Every registered model's status, without loading any."""
-    return {spec.name: spec.availability() for spec in _REGISTRY.values()}
+    return {spec.name: spec.availability() for spec in specs()}
 
 
 def ready_names() -> list[str]:
@@ -257,7 +300,7 @@ def load(choice: str = ALL, model_dir: str | Path | None = None, deepface_detect
                 spec = resolve(wanted)
             except ModelUnavailable:
                 raise ValueError(f"unknown model {wanted!r}; choose all, or one or more (comma-separated) of "
-                                 f"{', '.join(_REGISTRY)}") from None
+                                 f"{', '.join(names())}") from None
         try:
             classifiers[spec.name] = spec.build(deepface_detector=deepface_detector)
         except ModelUnavailable as exc:
@@ -338,3 +381,12 @@ register(ModelSpec(
                 "dense layers) trained by its author on FER2013, run through DeepFace.analyze on our face crops, or "
                 "on the whole photo with its own detector and alignment; its weights are fetched once with "
                 "`make deepface-weights` (the app never downloads them)"))
+
+
+def _imported(folder, **options) -> EmotionClassifier:
+    from core.models.imported import from_folder
+
+    return from_folder(folder, **options)
+
+
+register_folder_kind("imported", _imported, listed=True)
