@@ -122,6 +122,9 @@ def small_face_note(result: dict, limits: dict[str, int], options: AnalysisOptio
     haar = detection_limits(width, height, "haar", options.min_face_size)["haar"]
     if "haar" not in limits and haar < smallest:
         text += f" The Haar detector finds frontal faces down to {haar} px here."
+    tiles = detection_limits(width, height, catalogue.SMALL_FACE_DETECTOR, options.min_face_size)[catalogue.SMALL_FACE_DETECTOR]
+    if catalogue.SMALL_FACE_DETECTOR not in limits and tiles < smallest:
+        text += f" {catalogue.title(catalogue.SMALL_FACE_DETECTOR)} finds faces down to {tiles} px here, more slowly."
     return text
 
 
