@@ -117,7 +117,8 @@ def test_to_dict_is_plain_and_json_serialisable(astronaut_result):
     assert data["image"] == "astronaut.png" and data["width"] == 512 and data["height"] == 512
     assert data["no_face_found"] is False and data["model_errors"] == {}
     assert data["options"] == {"no_face": "report", "deepface_mode": "crops", "min_face_size": 40,
-                               "detector": "blazeface-or-haar", "calibrated": True, "face_crops": False}
+                               "detector": "blazeface-or-haar", "calibrated": True, "face_crops": False,
+                               "align": False}
     assert data["faces_found"] == 1
     assert {"detect", "cnn", "deepface", "total"} <= set(data["timings_ms"])
     assert all(type(v) is float and v >= 0 for v in data["timings_ms"].values())

@@ -1,0 +1,105 @@
+"""Every detector's box mapped to the framing a model was trained on, so the crop, and so the answer,
+does not depend on which detector found the face.
+
+Detectors frame faces differently (BlazeFace draws a box 10-25% smaller than Haar's on the same
+face), and FER2013's 48x48 crops are framed loosely. A model's record names its training framing
+(:attr:`core.models.record.Preprocessing.framing`); for each framing and detector, ``framing.json``
+next to this module holds a map fitted on FER2013 faces pasted into scenes (where the true square
+is known): the square's side as a multiple of the box's (geometric mean of width and height), and
+its centre's offset from the box's centre as fractions of that side. ``make framing``
+(``python -m core.bench.framing --fit``) rewrites it; docs/ARTIFACTS.md describes it.
+
+A box from a detector without a map, or a framing without maps, is cropped as the detector drew it.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from core.faces.base import Face, crop_face
+
+MAPS_PATH = Path(__file__).with_name("framing.json")
+DETECTOR_FRAMING = "detector"  # a framing that means: crop the detector's box as it is
+
+
+@dataclass(frozen=True)
+class FramingMap:
+    """A detector's box -> the training framing's square: side ``scale`` x the box's, centre moved by
+    (``dx``, ``dy``) x the box's side."""
+
+    scale: float = 1.0
+    dx: float = 0.0
+    dy: float = 0.0
+
+    def apply(self, face: Face) -> Face:
+        side = math.sqrt(max(face.w, 1) * max(face.h, 1))
+        cx = face.x + face.w / 2 + self.dx * side
+        cy = face.y + face.h / 2 + self.dy * side
+        new = self.scale * side
+        return replace(face, x=int(round(cx - new / 2)), y=int(round(cy - new / 2)), w=int(round(new)),
+                       h=int(round(new)))
+
+    @classmethod
+    def fitted(cls, pairs) -> FramingMap:
+        """The median map over ``(detector box, true square)`` pairs (medians: robust to odd boxes)."""
+        import statistics
+
+        scales, dxs, dys = [], [], []
+        for box, square in pairs:
+            side = math.sqrt(box.w * box.h)
+            scales.append(math.sqrt(square.w * square.h) / side)
+            dxs.append((square.x + square.w / 2 - box.x - box.w / 2) / side)
+            dys.append((square.y + square.h / 2 - box.y - box.h / 2) / side)
+        return cls(round(statistics.median(scales), 4), round(statistics.median(dxs), 4),
+                   round(statistics.median(dys), 4))
+
+
+@functools.lru_cache(maxsize=4)
+def _stored(path: str) -> dict:
+    file = Path(path)
+    return json.loads(file.read_text()) if file.is_file() else {}
+
+
+def maps(framing: str, path: str | Path = MAPS_PATH) -> dict[str, FramingMap]:
+    """The fitted maps of ``framing``, by detector name (empty for an unknown framing or no file)."""
+    stored = _stored(str(path)).get("maps", {}).get(framing, {})
+    return {detector: FramingMap(**values) for detector, values in stored.items()}
+
+
+def frame(face: Face, framing: str, path: str | Path = MAPS_PATH) -> Face:
+    """``face`` as a model trained on ``framing`` saw its faces, from its box (unchanged without a map
+    for its detector). Squares built from BlazeFace's eye and mouth keypoints instead were measured
+    and placed faces no better (README, Face detectors), so the box's map is the one used."""
+    if framing == DETECTOR_FRAMING or not face.detector:
+        return face
+    mapping = maps(framing, path).get(face.detector)
+    return mapping.apply(face) if mapping else face
+
+
+def eye_angle(face: Face) -> float | None:
+    """The eye line's tilt in degrees (counter-clockwise as shown, OpenCV's convention), or None
+    without keypoints."""
+    if len(face.keypoints) < 2:
+        return None
+    (rx, ry), (lx, ly) = face.keypoints[:2]
+    return math.degrees(math.atan2(ly - ry, lx - rx))
+
+
+def cut(image: np.ndarray, face: Face, framing: str, align: bool = False) -> np.ndarray:
+    """The face as a ``framing`` model saw faces in training; with ``align``, turned so that its eyes
+    are level (faces with keypoints only; the corners are filled by repeating the edge)."""
+    import cv2
+
+    square = frame(face, framing)
+    angle = eye_angle(face) if align else None
+    if angle is None or abs(angle) < 1.0:
+        return crop_face(image, square)
+    side = max(1, square.w)
+    matrix = cv2.getRotationMatrix2D((square.x + side / 2, square.y + side / 2), angle, 1.0)
+    matrix[:, 2] -= (square.x, square.y)  # the square's centre to the output's centre
+    return cv2.warpAffine(image, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
