@@ -84,3 +84,22 @@ def test_alignment_turns_the_eyes_level():
     assert not np.array_equal(plain, turned)
     upright = Face(100, 100, 80, 80, 0.9, "blazeface", ((120.0, 130.0), (160.0, 130.0)))
     assert np.array_equal(cut(image, upright, "fer2013", align=True), cut(image, upright, "fer2013"))
+
+
+def test_a_haar_box_is_re_placed_by_blazeface_before_mapping():
+    """Every detector's face ends up framed from BlazeFace's box and keypoints on the same square
+    around it (one small extra call per face), so two detectors' crops of one face nearly agree."""
+    from core.faces.catalogue import build
+    from core.media.images import example_photo
+
+    image = example_photo()
+    haar = build("haar").detect(image)[0]
+    refined = framing.refine(image, haar)
+    assert haar.detector == "haar" and refined.detector == "blazeface" and len(refined.keypoints) == 6
+    assert refined.iou(haar) > 0.3 and refined != haar
+    blaze = build("blazeface").detect(image)[0]
+    again = framing.refine(image, blaze)  # BlazeFace's own faces get the same second look, at the same scale
+    assert again.detector == "blazeface" and again.iou(refined) > 0.8
+    assert framing.refine(image, blaze, detectors=("haar",)) is blaze
+    nothing = Face(0, 0, 40, 40, 0.5, "haar")  # no face there: the box stays as Haar drew it
+    assert framing.refine(np.zeros((200, 200, 3), np.uint8), nothing) is nothing

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.analysis.calibration import apply_temperature
-from core.faces.framing import DETECTOR_FRAMING, cut
+from core.faces.framing import DETECTOR_FRAMING, cut, refine
 
 CALIBRATED_NOTE = "probabilities calibrated by each model's fitted temperature (where it has one)"
 RAW_NOTE = "raw probabilities (no temperature applied)"
@@ -108,6 +108,7 @@ def framing_of(classifier) -> str:
 def framed_crops(image: np.ndarray, faces: Sequence, framings, align: bool = False) -> dict[str, list[np.ndarray]]:
     """Per framing, every face cut out as a model of that framing saw faces in training (one cut per
     framing, however many models share it); with ``align``, turned so that the eyes are level."""
+    faces = [refine(image, face) for face in faces]  # every detector's face placed from BlazeFace's box
     return {framing: [cut(image, face, framing, align) for face in faces] for framing in dict.fromkeys(framings)}
 
 
