@@ -103,3 +103,18 @@ def test_a_haar_box_is_re_placed_by_blazeface_before_mapping():
     assert framing.refine(image, blaze, detectors=("haar",)) is blaze
     nothing = Face(0, 0, 40, 40, 0.5, "haar")  # no face there: the box stays as Haar drew it
     assert framing.refine(np.zeros((200, 200, 3), np.uint8), nothing) is nothing
+
+
+def test_about_states_the_invariance_and_small_face_figures_from_the_bench():
+    from core.presentation.detectors import detector_facts
+
+    bench = {"framing": {"same_top_emotion": {"fer2013_cnn": {"rate": 0.908, "faces_by_2_plus_detectors": 76}},
+                         "targets": {"same_top_emotion": 0.95}},
+             "group_photos": {"scenes": 20, "size": "1280x720", "target_recall": 0.9,
+                              "target_false_positives_per_photo": 1.0,
+                              "detectors": [{"detector": "blazeface-tiles", "recall": 0.874, "faces": 151,
+                                             "false_positives_per_photo": 1.15, "ms_median": 250.2}]}}
+    same, small = detector_facts(bench)
+    assert "90.8% (of 76)" in same and "target is 95.0%" in same
+    assert "found 87.4%" in small and "1.15 false faces per photo" in small
+    assert detector_facts({}) == []

@@ -81,10 +81,9 @@ def frame(face: Face, framing: str, path: str | Path = MAPS_PATH) -> Face:
     return mapping.apply(face) if mapping else face
 
 
-# Detectors whose boxes are re-placed by BlazeFace before mapping (see refine()): every single detector
-# of the default, BlazeFace's own too, so that a face's crop comes from one model at one scale whichever
-# detector found it (measured against refining Haar only, or Haar and full range: README, Face detectors).
-REFINED_DETECTORS = ("haar", "blazeface", "blazeface-full")
+# refine() re-places every detector's face, BlazeFace's own too, so that a face's crop comes from one
+# model at one scale whichever detector found it (measured against refining Haar's only, or Haar's and
+# the full range's: README, "One face, one answer").
 REFINED_MAP = "blazeface"  # the map of refined boxes: they are BlazeFace short-range boxes
 REFINE_GROW = 2.0
 
@@ -96,12 +95,13 @@ def _refiner():
     return BlazeFaceDetector("short")
 
 
-def refine(image: np.ndarray, face: Face, detectors=REFINED_DETECTORS) -> Face:
+def refine(image: np.ndarray, face: Face, detectors=None) -> Face:
     """``face`` re-placed by BlazeFace's short-range model run once on a square ``REFINE_GROW`` times
     its side (the face about half the model's input), so that every detector's face ends up framed
-    from the same box and keypoints; ``face`` itself when its detector is not one of ``detectors`` or
-    BlazeFace does not find it there. One small BlazeFace call per such face, none for BlazeFace's own."""
-    if face.detector not in detectors:
+    from the same box and keypoints; ``face`` itself when no detector drew it, when its detector is not
+    one of ``detectors`` (None: any) or when BlazeFace does not find it there. One small BlazeFace
+    call per face."""
+    if not face.detector or (detectors is not None and face.detector not in detectors):
         return face
     height, width = image.shape[:2]
     side = REFINE_GROW * max(face.w, face.h)
