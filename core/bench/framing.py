@@ -5,11 +5,13 @@ framing is known: the pasted 48x48 crop's square. The maps in ``core/faces/frami
 fitted on scenes of **Training** faces and checked on scenes of **PrivateTest** faces, so no map is
 checked on the faces it was fitted on. Per single detector the check reports:
 
-* ``iou_median``: the mapped box against the true square (and the raw box, for comparison);
+* ``iou_median``: the refined (:func:`core.faces.framing.refine`) and mapped box against the true
+  square (``iou_median_raw``: refined, not mapped);
 * ``accuracy_pipeline`` vs ``accuracy_squares`` per model: the mapped crop classified against the
   true square classified, on the faces the detector found;
 * ``same_top_emotion``: for faces found by two or more detectors (matched to the same true face by
-  IoU), the share whose top emotion is the same from every detector's crop, per model.
+  IoU), the share whose top emotion is the same from every detector's crop, per model;
+* ``alignment``: accuracy with and without eye-line alignment on turned and upright pastes.
 """
 from __future__ import annotations
 

@@ -9,7 +9,10 @@ is known): the square's side as a multiple of the box's (geometric mean of width
 its centre's offset from the box's centre as fractions of that side. ``make framing``
 (``python -m core.bench.framing --fit``) rewrites it; docs/ARTIFACTS.md describes it.
 
-A box from a detector without a map, or a framing without maps, is cropped as the detector drew it.
+Before mapping, :func:`refine` re-places the face by one BlazeFace look at a square around it, so
+that the crop comes from one model at one scale whichever detector found the face; :func:`cut`
+cuts it, optionally turned so that the eyes are level. A box from a detector without a map, or a
+framing without maps, is cropped as the detector drew it.
 """
 from __future__ import annotations
 
