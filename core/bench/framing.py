@@ -83,11 +83,11 @@ def fit(fer_dir=None, scenes: int = FIT_SCENES, path: Path = MAPS_PATH) -> dict:
     return data
 
 
-def _models():
+def _models(skip=()):
     from core.models import registry
 
     ready = registry.available()
-    return {name: registry.get(name) for name in MODELS if name in ready and ready[name].ready}
+    return {name: registry.get(name) for name in MODELS if name in ready and ready[name].ready and name not in skip}
 
 
 def _top(model, crops) -> list[str]:
@@ -173,10 +173,11 @@ def _accuracy(predicted, truth) -> float:
     return round(sum(p == t for p, t in zip(predicted, truth)) / len(truth), 4) if truth else 0.0
 
 
-def framing_results(quick: bool = False) -> dict:
-    """What ``make bench`` stores: :func:`check` (fewer scenes when ``quick``) and each target's verdict."""
+def framing_results(quick: bool = False, skip=()) -> dict:
+    """What ``make bench`` stores: :func:`check` (fewer scenes when ``quick``; models in ``skip`` left
+    out, e.g. DeepFace with stand-in weights) and each target's verdict."""
     try:
-        figures = check(scenes=40 if quick else CHECK_SCENES)
+        figures = check(scenes=40 if quick else CHECK_SCENES, models=_models(skip))
     except Exception as exc:  # noqa: BLE001 - e.g. no FER2013 here; report, never lose the other figures
         return {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
     rows = figures["detectors"].values()
