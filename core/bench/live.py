@@ -63,8 +63,8 @@ def group_photos(scenes: int = 20) -> dict:
     return {"scenes": len(images), "size": "1280x720", "faces_source": images[0].name.split(":")[0],
             "faces": rows[0]["faces"], "target_recall": TARGET_GROUP_RECALL,
             "target_false_positives_per_photo": TARGET_GROUP_FP,
-            "note": "ms are per 1280x720 scene; the tile detector's thresholds were explored on these scenes and "
-                    "confirmed on group scenes of Training faces",
+            "note": "ms are per 1280x720 scene; the tile detector's thresholds were chosen on group scenes of "
+                    "Training faces",
             "detectors": rows}
 
 

@@ -3,10 +3,10 @@
 BlazeFace's short-range model sees the photo letterboxed to 128 px, so in a 1280x720 photo it
 misses faces under about 128 px. Cutting the photo into overlapping ``tile`` px squares (each shrunk
 to 128) makes a 40 px face about a fifth of the model's input, where it finds it. Tiles fire on
-texture too, so every candidate is checked: BlazeFace runs once more on a square ``verify_grow``
+texture too, so every candidate is checked: BlazeFace runs once more on a square ``verify_grows[0]``
 times the candidate's side, centred on it (the face is then about half the input, BlazeFace's best
-case), and only candidates found again there with ``verify_confidence`` are kept, with the box of
-that second look (better placed than the tile's); a candidate the second look misses is kept only when the tile was
+case; then on the next, tighter square where that finds nothing), and only candidates found again
+with ``verify_confidence`` are kept, with the box of that second look (better placed than the tile's); a candidate the second look misses is kept only when the tile was
 sure of it (``sure_confidence``). The whole photo is also searched as the default
 detector does, for faces larger than a tile.
 
@@ -28,8 +28,8 @@ TILE_PX = 192  # a 40 px face is 21% of the tile, i.e. of the 128 px input
 TILE_OVERLAP = 0.25
 # Chosen on group scenes (core.bench.detection_set.group_scenes) for recall at <= 1 false face per photo.
 TILE_CONFIDENCE = 0.4
-VERIFY_GROW = 2.0
-VERIFY_CONFIDENCE = 0.6
+VERIFY_GROWS = (2.0, 1.6)  # the second look's square, then a tighter one where that finds nothing
+VERIFY_CONFIDENCE = 0.65
 SURE_TILE_CONFIDENCE = 0.7  # a tile's box this sure is kept when the second look misses it
 # BlazeFace's box is about 0.8-0.9 of a face's forehead-to-chin size (core.bench.detection_set's
 # FER_FACE_BOX note): a box this much below the minimum face size still holds a face of that size.
@@ -53,14 +53,14 @@ class TiledDetector:
     verified (see the module docstring). Safe to share between threads."""
 
     def __init__(self, whole: Detector, tile: int = TILE_PX, overlap: float = TILE_OVERLAP,
-                 tile_confidence: float = TILE_CONFIDENCE, verify_grow: float = VERIFY_GROW,
+                 tile_confidence: float = TILE_CONFIDENCE, verify_grows: tuple[float, ...] = VERIFY_GROWS,
                  verify_confidence: float = VERIFY_CONFIDENCE, sure_confidence: float = SURE_TILE_CONFIDENCE,
                  min_face_size: int = 1):
         self.whole = whole
         self.blazeface = BlazeFaceDetector("short", min_confidence=tile_confidence, min_face_size=1)
         self.tile, self.overlap = int(tile), float(overlap)
         self.tile_confidence = float(tile_confidence)
-        self.verify_grow, self.verify_confidence = float(verify_grow), float(verify_confidence)
+        self.verify_grows, self.verify_confidence = tuple(verify_grows), float(verify_confidence)
         self.sure_confidence = float(sure_confidence)
         self.min_face_size = int(min_face_size)
 
@@ -86,18 +86,23 @@ class TiledDetector:
     def verify(self, image: np.ndarray, face: Face) -> Face | None:
         """The face BlazeFace finds again in a square around ``face`` (its box); else ``face`` itself
         when the tile was sure of it, else None."""
+        for grow in self.verify_grows:
+            again = self.look(image, face, grow)
+            if again is not None:
+                return again
+        return face if face.confidence >= self.sure_confidence else None
+
+    def look(self, image: np.ndarray, face: Face, grow: float) -> Face | None:
+        """BlazeFace's surest face overlapping ``face`` in a square ``grow`` times its side, or None."""
         height, width = image.shape[:2]
-        side = max(face.w, face.h) * self.verify_grow
+        side = max(face.w, face.h) * grow
         cx, cy = face.x + face.w / 2, face.y + face.h / 2
         x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
         x1, y1 = int(min(width, cx + side / 2)), int(min(height, cy + side / 2))
         again = [replace(f, x=f.x + x0, y=f.y + y0, keypoints=tuple((px + x0, py + y0) for px, py in f.keypoints))
-                 for f in self.blazeface.detect(image[y0:y1, x0:x1])
-                 if f.confidence >= self.verify_confidence]
+                 for f in self.blazeface.detect(image[y0:y1, x0:x1]) if f.confidence >= self.verify_confidence]
         again = [f for f in again if f.iou(face) > IOU_THRESHOLD]
-        if again:
-            return max(again, key=lambda f: f.confidence)
-        return face if face.confidence >= self.sure_confidence else None
+        return max(again, key=lambda f: f.confidence) if again else None
 
     def detect(self, image: np.ndarray) -> list[Face]:
         """All faces, largest first: the whole-photo detector's, then the verified small ones."""
