@@ -118,3 +118,15 @@ def test_about_states_the_invariance_and_small_face_figures_from_the_bench():
     assert "90.8% (of 76)" in same and "target is 95.0%" in same
     assert "found 87.4%" in small and "1.15 false faces per photo" in small
     assert detector_facts({}) == []
+
+
+def test_the_cli_offers_alignment_off_by_default():
+    import argparse
+
+    from core.cli import predict
+    from core.cli.common import analysis_options
+
+    parser = argparse.ArgumentParser()
+    predict.add_parser(parser.add_subparsers())
+    assert analysis_options(parser.parse_args(["predict", "x.jpg", "--align"])).align is True
+    assert analysis_options(parser.parse_args(["predict", "x.jpg"])).align is False
