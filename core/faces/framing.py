@@ -119,6 +119,16 @@ def refine(image: np.ndarray, face: Face, detectors=None) -> Face:
     return max(found, key=face.iou) if found else face
 
 
+def framed_box(image: np.ndarray, face: Face, framing: str) -> Face:
+    """The part of ``image`` that :func:`cut` takes (without alignment): ``face`` refined, mapped to
+    ``framing`` and clipped to the image, e.g. to place a heat map's peak in the photo."""
+    square = frame(refine(image, face), framing)
+    height, width = image.shape[:2]
+    x0, y0 = max(0, square.x), max(0, square.y)
+    x1, y1 = min(width, square.x + square.w), min(height, square.y + square.h)
+    return replace(square, x=x0, y=y0, w=max(0, x1 - x0), h=max(0, y1 - y0))
+
+
 def eye_angle(face: Face) -> float | None:
     """The eye line's tilt in degrees (counter-clockwise as shown, OpenCV's convention), or None
     without keypoints."""
