@@ -7,7 +7,7 @@ FER2013_DIR ?= ../shared/datasets/fer2013
 .DEFAULT_GOAL := help
 
 .PHONY: run test venv e2e bench deepface-weights evaluate evaluate-deepface train train-resume clean
-.PHONY: help bench-load serve bench-replicas
+.PHONY: help bench-load serve bench-replicas framing
 
 help:  ## list the targets (this is what `make` alone does)
 	@echo "Emotion-recognition workbench. Usage: make TARGET (the first one sets up .venv, a few minutes)"
@@ -18,6 +18,7 @@ help:  ## list the targets (this is what `make` alone does)
 	@echo "  bench-load         browser load test: rewrites benchmarks/load.json"
 	@echo "  serve              REPLICAS app processes (default 2) behind nginx at http://127.0.0.1:PORT (8080)"
 	@echo "  bench-replicas     2 replicas behind nginx, 16 browser sessions: rewrites benchmarks/replicas.json"
+	@echo "  framing            refit the detector -> FER2013 framing maps (core/faces/framing.json)"
 	@echo "  deepface-weights   fetch DeepFace's emotion weights (about 6 MB)"
 	@echo "  evaluate           re-evaluate models/fer2013_cnn: REWRITES its shipped eval/ files"
 	@echo "  evaluate-deepface  evaluate DeepFace (needs its weights): writes models/deepface/eval/"
@@ -56,6 +57,10 @@ e2e: venv
 # Speed benchmarks: writes benchmarks/results.json (MODEL_DIR=... to time another CNN folder).
 bench: venv
 	FER2013_DIR=$(FER2013_DIR) $(BIN)/python -m core bench $(if $(MODEL_DIR),--model-dir $(MODEL_DIR))
+
+# Refit the detector-box -> training-framing maps on pasted FER2013 Training faces: rewrites core/faces/framing.json.
+framing: venv
+	FER2013_DIR=$(FER2013_DIR) $(BIN)/python -m core.bench.framing --fit
 
 deepface-weights: venv
 	$(BIN)/python -m core.models.deepface_weights

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core.models import registry
 from core.models.deepface import published_accuracy_text
-from core.presentation import artifacts, speed
+from core.presentation import artifacts, detectors, speed
 from core.presentation.artifacts import ArtifactError
 from core.presentation.evaluations import find_evaluations
 from core.presentation.places import place
@@ -220,6 +220,8 @@ def speed_section() -> None:
             st.markdown("**Targets**  \n" + "  \n".join(
                 (":green[:material/check_circle: met]" if met else ":orange[:material/cancel: not met]") + f" — {text}"
                 for text, met in targets))
+        for fact in detectors.detector_facts(bench):  # canonical framing and small faces, from the bench
+            st.markdown(fact)
         notes = speed.speed_notes(bench)
         if notes:
             st.caption("Notes from the benchmark run:  \n" + "  \n".join(f"• {note}" for note in notes))

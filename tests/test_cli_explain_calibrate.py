@@ -152,8 +152,8 @@ def test_explain_writes_one_map_per_face_and_the_peak_lies_in_the_face(shipped_c
     assert r["x"] <= m["peak"]["x"] < r["x"] + r["w"] and r["y"] <= m["peak"]["y"] < r["y"] + r["h"]
     # the astronaut's face (not just the detector's box): the upper-left quarter of the photo
     assert 150 < m["peak"]["x"] < 300 and 50 < m["peak"]["y"] < 200
-    written = cv2.imread(m["file"])
-    assert written.shape[:2] == (r["h"], r["w"])
+    written = cv2.imread(m["file"])  # the crop predict classifies: the face in FER2013's looser square
+    assert written.shape[0] == written.shape[1] > max(r["h"], r["w"])
 
 
 def test_explain_text_lines_emotion_and_bad_files(shipped_cnn, astronaut_file, tmp_path, capsys):
@@ -206,11 +206,11 @@ def test_explain_both_models_with_stand_in_deepface(shipped_cnn, with_deepface, 
     assert main(["explain", str(astronaut_file), "--model", "cnn,deepface", "--out", str(out), "--json"]) == 0
     face = json.loads(capsys.readouterr().out)["images"][0]["faces"][0]
     assert set(face["models"]) == {"fer2013_cnn", "deepface"}
-    r = face["region"]
     for key, m in face["models"].items():
         assert Path(m["file"]).name == f"astronaut-face1-{key}.png" and Path(m["file"]).is_file()
         assert m["emotion"] in FER2013_LABELS and 0 <= m["probability"] <= 1
-        assert r["x"] <= m["peak"]["x"] < r["x"] + r["w"] and r["y"] <= m["peak"]["y"] < r["y"] + r["h"]
+        c = m["crop"]  # the peak lies in the crop the model saw (the framed face, issue 22)
+        assert c["x"] <= m["peak"]["x"] < c["x"] + c["w"] and c["y"] <= m["peak"]["y"] < c["y"] + c["h"]
 
 
 def test_explain_without_any_model_exits_1(without_deepface, astronaut_file, tmp_path, capsys):

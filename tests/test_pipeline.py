@@ -117,7 +117,8 @@ def test_to_dict_is_plain_and_json_serialisable(astronaut_result):
     assert data["image"] == "astronaut.png" and data["width"] == 512 and data["height"] == 512
     assert data["no_face_found"] is False and data["model_errors"] == {}
     assert data["options"] == {"no_face": "report", "deepface_mode": "crops", "min_face_size": 40,
-                               "detector": "blazeface-or-haar", "calibrated": True, "face_crops": False}
+                               "detector": "blazeface-or-haar", "calibrated": True, "face_crops": False,
+                               "align": False}
     assert data["faces_found"] == 1
     assert {"detect", "cnn", "deepface", "total"} <= set(data["timings_ms"])
     assert all(type(v) is float and v >= 0 for v in data["timings_ms"].values())
@@ -139,8 +140,14 @@ def test_face_entry_format(astronaut_result):
 
 
 def test_predictions_match_the_classifiers_on_the_crop(astronaut_result, cnn, deepface, astronaut):
+    """The crop is the detector's face re-placed by BlazeFace and mapped to FER2013's framing (issue 22)."""
+    from core.analysis.classify import framing_of
+    from core.faces.framing import cut, refine
+
     face = astronaut_result.faces[0]
-    crop = crop_face(astronaut, face.face)
+    assert framing_of(cnn) == framing_of(deepface) == "fer2013"
+    crop = cut(astronaut, refine(astronaut, face.face), "fer2013")
+    assert crop.shape[:2] != crop_face(astronaut, face.face).shape[:2]  # not the detector's box as it is
     np.testing.assert_allclose(face.predictions["cnn"].probabilities, cnn.predict([crop])[0], atol=1e-6)
     np.testing.assert_allclose(face.predictions["deepface"].probabilities, deepface.predict([crop])[0], atol=1e-6)
     entry = face.to_dict()["models"]["cnn"]
@@ -264,7 +271,7 @@ def test_several_faces_largest_first_and_max_faces(astronaut):
     areas = [f["region"]["w"] * f["region"]["h"] for f in data["faces"]]
     assert areas[0] > areas[1]
     assert data["faces"][0]["region"]["x"] >= 512
-    assert fixed.calls[-1] == [(f["region"]["h"], f["region"]["w"], 3) for f in data["faces"]]  # one batch
+    assert len(fixed.calls[-1]) == len(data["faces"])  # one batch (of framed crops: core.faces.framing)
     limited = analyzer.analyze(canvas, options=AnalysisOptions(max_faces=1, detector="haar")).to_dict()
     assert len(limited["faces"]) == 1 and limited["faces"][0]["region"] == data["faces"][0]["region"]
 

@@ -341,6 +341,9 @@ def test_small_face_note_says_when_faces_may_be_below_the_detectors_limit():
     note = small_face_note(found, limits, AnalysisOptions())
     assert note.startswith("Faces smaller than 86 px may have been missed") and "1280×720" in note
     assert "Haar detector finds" not in note  # Haar is already part of the default
+    assert "BlazeFace on tiles (small faces) finds faces down to 40 px here" in note
+    tiles = small_face_note(found, {"blazeface-tiles": 40}, AnalysisOptions(detector="blazeface-tiles"))
+    assert tiles is None  # the tiles reach the minimum-face-size setting
     blaze = small_face_note(found, {"blazeface": 128}, AnalysisOptions(detector="blazeface"))
     assert "The Haar detector finds frontal faces down to 96 px here." in blaze
     assert small_face_note(found, limits, AnalysisOptions(min_face_size=100)) is None  # the setting is the limit

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.analysis.calibration import apply_temperature
+from core.faces.framing import DETECTOR_FRAMING, cut, refine
 
 CALIBRATED_NOTE = "probabilities calibrated by each model's fitted temperature (where it has one)"
 RAW_NOTE = "raw probabilities (no temperature applied)"
@@ -93,6 +94,37 @@ def classify_all(classifiers: Mapping[str, object], crops: Sequence[np.ndarray],
             errors[name] = error_text(exc)
             continue
         timings[name] = (time.perf_counter() - start) * 1000.0
+    return answers, errors, timings
+
+
+def framing_of(classifier) -> str:
+    """How faces were framed in the model's training data (its record's ``preprocessing.framing``)."""
+    try:
+        return classifier.record.preprocessing.framing
+    except Exception:  # noqa: BLE001 - an unregistered stand-in: crop the detector's box as it is
+        return DETECTOR_FRAMING
+
+
+def framed_crops(image: np.ndarray, faces: Sequence, framings, align: bool = False) -> dict[str, list[np.ndarray]]:
+    """Per framing, every face cut out as a model of that framing saw faces in training (one cut per
+    framing, however many models share it); with ``align``, turned so that the eyes are level."""
+    faces = [refine(image, face) for face in faces]  # every detector's face placed from BlazeFace's box
+    return {framing: [cut(image, face, framing, align) for face in faces] for framing in dict.fromkeys(framings)}
+
+
+def classify_faces(classifiers: Mapping[str, object], image: np.ndarray, faces: Sequence, calibrated: bool = True,
+                   align: bool = False) -> tuple[dict[str, list[ModelPrediction]], dict[str, str], dict[str, float]]:
+    """:func:`classify_all` with each model given the faces in its own training framing."""
+    framings = {name: framing_of(c) for name, c in classifiers.items()}
+    answers: dict[str, list[ModelPrediction]] = {}
+    errors: dict[str, str] = {}
+    timings: dict[str, float] = {}
+    for framing, crops in framed_crops(image, faces, framings.values(), align).items():
+        group = {name: c for name, c in classifiers.items() if framings[name] == framing}
+        found, failed, elapsed = classify_all(group, crops, calibrated)
+        answers.update(found)
+        errors.update(failed)
+        timings.update(elapsed)
     return answers, errors, timings
 
 

@@ -26,10 +26,18 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from core.analysis.classify import classify, csv_text, error_text, prediction_cells, probability_columns
+from core.analysis.classify import (
+    classify,
+    csv_text,
+    error_text,
+    framed_crops,
+    framing_of,
+    prediction_cells,
+    probability_columns,
+)
 from core.analysis.live_worker import FrameBuffer, LatestJobWorker
 from core.analysis.tracking import FaceTracker
-from core.faces import catalogue, crop_face
+from core.faces import catalogue
 from core.models import registry
 
 SMOOTHING_S = 0.5
@@ -130,6 +138,7 @@ class LiveProcessor:
             self.detector_name, self.detector = type(detector).__name__, detector
         self.fast = {n: c for n, c in classifiers.items() if not is_slow(c)}
         self.slow = {n: c for n, c in classifiers.items() if is_slow(c)}
+        self.framings = {n: framing_of(c) for n, c in classifiers.items()}  # looked up once, not per frame
         self.calibrated = calibrated
         self.display_names = {n: registry.describe(n).title for n in classifiers}
         self.labels = {n: tuple(c.labels) for n, c in classifiers.items()}
@@ -196,13 +205,15 @@ class LiveProcessor:
             faces = self.detector.detect(image)[: self.max_faces]
             self._ms_update("detect", (time.perf_counter() - started) * 1000.0)
             numbers = self.tracker.update(faces)
-            crops = [crop_face(image, face) for face in faces]
+            # each model sees the faces framed as in its training data (core.faces.framing)
+            framings = self.framings
+            crops = framed_crops(image, faces, framings.values()) if faces else {}
             if crops:
                 for name, classifier in self.fast.items():
-                    self._classify_fast(name, classifier, crops, numbers, t)
+                    self._classify_fast(name, classifier, crops[framings[name]], numbers, t)
                 if self.slow and now - self._slow_submitted_at >= self.slow_every_s:
                     self._slow_submitted_at = now
-                    self.worker.submit((t, numbers, crops))
+                    self.worker.submit((t, numbers, crops[framings[next(iter(self.slow))]]))
             self._take_slow_answer()
             self.smoother.keep_only(lambda key: key[0] in numbers or key[0] in self._faces_now)
             self._faces_now = numbers

@@ -19,8 +19,8 @@ from typing import Literal
 
 import numpy as np
 
-from core.analysis.classify import ModelPrediction, calibrate, classify_all, error_text, temperature_for
-from core.faces import Face, catalogue, crop_face, whole_image_face
+from core.analysis.classify import ModelPrediction, calibrate, classify_faces, error_text, temperature_for
+from core.faces import Face, catalogue, whole_image_face
 from core.media.images import ImageSource, decode_image, source_name
 from core.models.base import FULL_PHOTO_PIPELINE, EmotionClassifier
 
@@ -43,6 +43,8 @@ class AnalysisOptions:
     * ``calibrated``: apply each model's fitted temperature (models without one are unchanged).
     * ``face_crops``: every image is already one face crop (no detection); images whose long side
       is at most :data:`FACE_CROP_MAX_SIDE` are treated so regardless.
+    * ``align``: turn each face so that its eyes are level before classifying (faces with BlazeFace
+      keypoints; measured in ``benchmarks/results.json``, ``framing.alignment``).
     """
 
     no_face: NoFacePolicy = "report"
@@ -52,13 +54,14 @@ class AnalysisOptions:
     detector: str = catalogue.DEFAULT_DETECTOR
     calibrated: bool = True
     face_crops: bool = False
+    align: bool = False
 
     def __post_init__(self):
         catalogue.info(self.detector)  # an unknown name fails here, with the choices, not later
 
     def to_dict(self) -> dict:
         return {"no_face": self.no_face, "deepface_mode": self.deepface_mode, "min_face_size": self.min_face_size,
-                "detector": self.detector, "calibrated": self.calibrated, "face_crops": self.face_crops}
+                "detector": self.detector, "calibrated": self.calibrated, "face_crops": self.face_crops, "align": self.align}
 
 
 def detection_limits(width: int, height: int, detector: str = catalogue.DEFAULT_DETECTOR, min_face_size: int = 40,
@@ -210,9 +213,10 @@ class Analyzer:
         if not results and options.no_face == "whole_image":
             results = [FaceResult(1, whole_image_face(image), "whole_image")]
 
-        crops = [crop_face(image, r.face) for r in results]
         others = {name_: c for name_, c in self.classifiers.items() if name_ not in full_photo}
-        answers, failed, elapsed = classify_all(others, crops, options.calibrated)
+        # each model sees the faces framed as in its training data (core.faces.framing)
+        answers, failed, elapsed = classify_faces(others, image, [r.face for r in results], options.calibrated,
+                                                 options.align)
         errors.update(failed)
         timings.update(elapsed)
         for name_, predictions in answers.items():

@@ -8,6 +8,7 @@ Two parts, both deterministic for a seed:
   The faces are FER2013 test images (``FER2013_DIR``, or the ``fer_dir`` argument) when the dataset
   is there, else the example photo's head and shoulders (``core.bench.scenes.head_and_shoulders``),
   varied in brightness, contrast and mirroring. Nothing is written to disk.
+* **group photos** (:func:`group_scenes`, scored apart): 1280x720 scenes of 4-12 faces of 40-100 px.
 * **example photos** from scikit-image with hand-labelled face boxes (the astronaut, the cameraman)
   and photos without a face (the cat, coffee, a rocket, coins, ...) where every box is a false positive.
 
@@ -29,6 +30,7 @@ import numpy as np
 from core.faces.base import Face
 
 FRAME_SIZE = (640, 480)
+GROUP_SIZE = (1280, 720)
 MATCH_IOU = 0.4
 SMALL_FACE_PX = 80  # recall is also reported for faces below / above this side length
 DEFAULT_SEED = 13
@@ -58,6 +60,7 @@ class LabelledImage:
     image: np.ndarray = field(repr=False)
     faces: tuple[Face, ...]
     angles: tuple[float, ...] = ()
+    labels: tuple[str, ...] = ()  # each face's FER2013 emotion ("" for the synthetic head)
 
 
 @dataclass(frozen=True)
@@ -98,18 +101,19 @@ def example_photos() -> list[LabelledImage]:
             for name, boxes in EXAMPLE_FACES.items()]
 
 
-def _fer_faces(fer_dir: str | Path, count: int, rng: np.random.Generator) -> list[tuple[np.ndarray, tuple]]:
+def _fer_faces(fer_dir: str | Path, count: int, rng: np.random.Generator, split: str = "PrivateTest"
+               ) -> list[tuple[np.ndarray, tuple]]:
     from core.data.datasets import load_fer2013_folder
 
     dataset = load_fer2013_folder(fer_dir)
-    records = sorted((r for r in dataset.records if r.split == "PrivateTest"), key=lambda r: r.rel_path)
+    records = sorted((r for r in dataset.records if r.split == split), key=lambda r: r.rel_path)
     chosen = rng.choice(len(records), size=min(count, len(records)), replace=False)
     faces = []
     for index in chosen:
         image = dataset.read(records[index], grayscale=False)
         size = image.shape[0]
         box = tuple(round(v * size) for v in FER_FACE_BOX)
-        faces.append((image, box))
+        faces.append((image, box, records[index].label))
     return faces
 
 
@@ -122,9 +126,9 @@ def _synthetic_faces(count: int, rng: np.random.Generator) -> list[tuple[np.ndar
     for _ in range(count):
         varied = np.clip(tile * rng.uniform(0.7, 1.2) + rng.uniform(-30, 30), 0, 255).astype(np.uint8)
         if rng.random() < 0.5:
-            faces.append((varied[:, ::-1].copy(), (varied.shape[1] - x - w, y, w, h)))
+            faces.append((varied[:, ::-1].copy(), (varied.shape[1] - x - w, y, w, h), ""))
         else:
-            faces.append((varied, (x, y, w, h)))
+            faces.append((varied, (x, y, w, h), ""))
     return faces
 
 
@@ -170,21 +174,22 @@ def paste_face(canvas: np.ndarray, patch: np.ndarray, face_box: tuple, centre: t
 
 
 def generated_images(count: int = 60, seed: int = DEFAULT_SEED, fer_dir: str | Path | None = None,
-                     size: tuple[int, int] = FRAME_SIZE) -> list[LabelledImage]:
-    """``count`` scenes of ``size`` with 0-3 faces each (about one in eight has none)."""
+                     size: tuple[int, int] = FRAME_SIZE, split: str = "PrivateTest") -> list[LabelledImage]:
+    """``count`` scenes of ``size`` with 0-3 faces each (about one in eight has none), FER2013 faces of
+    ``split`` when the dataset is there."""
     rng = np.random.default_rng(seed)
     width, height = size
     fer_dir = fer_dir if fer_dir is not None else os.environ.get("FER2013_DIR")
     use_fer = bool(fer_dir) and Path(fer_dir, "test").is_dir()
     pool_size = 3 * count
-    pool = _fer_faces(fer_dir, pool_size, rng) if use_fer else _synthetic_faces(pool_size, rng)
+    pool = _fer_faces(fer_dir, pool_size, rng, split) if use_fer else _synthetic_faces(pool_size, rng)
     source = "fer2013" if use_fer else "synthetic"
     images = []
     next_face = 0
     for index in range(count):
         canvas = _background(rng, width, height).copy()
         wanted = int(rng.choice([0, 1, 1, 1, 2, 2, 3, 3]))
-        truths, angles = [], []
+        truths, angles, labels = [], [], []
         for _ in range(wanted):
             side = float(np.exp(rng.uniform(np.log(36), np.log(240))))
             angle = float(rng.choice(ANGLES) + rng.uniform(-4, 4))
@@ -195,12 +200,43 @@ def generated_images(count: int = 60, seed: int = DEFAULT_SEED, fer_dir: str | P
                 centre = (rng.uniform(margin, width - margin), rng.uniform(margin, height - margin))
                 box = Face(int(centre[0] - margin), int(centre[1] - margin), int(2 * margin), int(2 * margin), 1.0)
                 if all(box.iou(_grown(t)) == 0 for t in truths):
-                    patch, face_box = pool[next_face % len(pool)]
+                    patch, face_box, label = pool[next_face % len(pool)]
                     next_face += 1
                     truths.append(paste_face(canvas, patch, face_box, centre, side, angle))
                     angles.append(angle)
+                    labels.append(label)
                     break
-        images.append(LabelledImage(f"{source}:{index:03d}", canvas, tuple(truths), tuple(angles)))
+        images.append(LabelledImage(f"{source}:{index:03d}", canvas, tuple(truths), tuple(angles), tuple(labels)))
+    return images
+
+
+def group_scenes(count: int = 20, seed: int = DEFAULT_SEED, fer_dir: str | Path | None = None,
+                 size: tuple[int, int] = GROUP_SIZE, split: str = "PrivateTest") -> list[LabelledImage]:
+    """``count`` group photos of ``size``: 4-12 faces of 40-100 px each, nearly upright (+-5 degrees),
+    FER2013 faces of ``split`` when the dataset is there (else the synthetic head)."""
+    rng = np.random.default_rng(seed + 1)
+    width, height = size
+    fer_dir = fer_dir if fer_dir is not None else os.environ.get("FER2013_DIR")
+    use_fer = bool(fer_dir) and Path(fer_dir, "test").is_dir()
+    pool = _fer_faces(fer_dir, 12 * count, rng, split) if use_fer else _synthetic_faces(12 * count, rng)
+    images, next_face = [], 0
+    for index in range(count):
+        canvas = _background(rng, width, height).copy()
+        truths, angles, labels = [], [], []
+        for _ in range(int(rng.integers(4, 13))):
+            side, angle = float(rng.uniform(40, 100)), float(rng.uniform(-5, 5))
+            for _attempt in range(40):
+                centre = (rng.uniform(side, width - side), rng.uniform(side, height - side))
+                box = Face(int(centre[0] - side), int(centre[1] - side), int(2 * side), int(2 * side), 1.0)
+                if all(box.iou(_grown(t)) == 0 for t in truths):
+                    patch, face_box, label = pool[next_face % len(pool)]
+                    next_face += 1
+                    truths.append(paste_face(canvas, patch, face_box, centre, side, angle))
+                    angles.append(angle)
+                    labels.append(label)
+                    break
+        images.append(LabelledImage(f"group-{'fer2013' if use_fer else 'synthetic'}:{index:03d}", canvas,
+                                    tuple(truths), tuple(angles), tuple(labels)))
     return images
 
 

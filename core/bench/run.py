@@ -9,6 +9,8 @@ One run measures, with medians and 95th percentiles over repeated runs after a w
   with its own detector (opencv); ours and DeepFace's runs are interleaved, so that background
   load hits both alike, and the ratio DeepFace / ours is reported per photo;
 * model load times, the peak memory of the process, and the app's cold start to first render;
+* canonical framing (:mod:`core.bench.framing`): mapped boxes against pasted FER2013 squares, the
+  pipeline's accuracy against the squares', and the same-top-emotion rate across detectors;
 * the memory of the heaviest inputs in fresh processes (:mod:`core.bench.memory`): the Your data
   evaluation of 128 five-megapixel images, and Compare's photo cap before and after "Remove all".
 
@@ -83,6 +85,11 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
     from core.bench.live import live_benchmarks  # live fps, detectors on the detection set, video throughput
 
     results.update(live_benchmarks(cnn, quick, log))
+    log("checking canonical framing on pasted FER2013 faces ...")  # IoU, pipeline vs squares, invariance
+    from core.bench.framing import framing_results
+
+    real_deepface = results.get("deepface", {}).get("weights") == "real"  # a stand-in's answers mean nothing
+    results["framing"] = framing_results(quick, skip=() if real_deepface else ("deepface",))
     results["peak_rss_mib"] = peak_rss_mib()
     _time_data_eval(cnn, quick, results)
     log("measuring memory (Your data, Compare) in fresh processes ...")
@@ -269,6 +276,13 @@ def _targets(results: dict, df) -> dict:
     if isinstance(results.get("data_eval"), dict) and "target_cnn_met" in results["data_eval"]:
         targets["data_eval_target_met"] = bool(results["data_eval"]["target_cnn_met"]
                                                and results["data_eval"]["target_zip_met"])
+    targets.update(results.get("framing", {}).get("targets_met", {}))
+    group = results.get("group_photos", {})
+    tiles = next((row for row in group.get("detectors", []) if row["detector"] == "blazeface-tiles"), None)
+    if tiles:
+        targets["group_photo_recall_target_met"] = bool(
+            tiles["recall"] >= group["target_recall"]
+            and tiles["false_positives_per_photo"] <= group["target_false_positives_per_photo"])
     your_data = results["memory"].get("your_data", {})
     if "within_limit" in your_data:
         targets["your_data_peak_mib_target"] = your_data["limit_mib"]

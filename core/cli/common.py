@@ -77,7 +77,7 @@ def load_models(*choice) -> tuple[dict, dict, int]:
 
 def analysis_options(args, **fixed):
     """``AnalysisOptions`` from the flags a command has (``--min-face-size``, ``--detector``,
-    ``--deepface-mode``, ``--whole-image``, ``--raw``), defaults for the rest; ``fixed`` overrides both."""
+    ``--deepface-mode``, ``--whole-image``, ``--raw``, ``--align``), defaults for the rest; ``fixed`` overrides both."""
     from core.analysis.pipeline import AnalysisOptions
 
     values = {flag: getattr(args, flag) for flag in ("min_face_size", "detector", "deepface_mode")
@@ -86,4 +86,6 @@ def analysis_options(args, **fixed):
         values["no_face"] = "whole_image"
     if getattr(args, "raw", False):
         values["calibrated"] = False
+    if getattr(args, "align", False):
+        values["align"] = True
     return AnalysisOptions(**{**values, **fixed})

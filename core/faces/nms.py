@@ -57,11 +57,13 @@ def _distinct(a: Face, b: Face, iou_threshold: float, containment_threshold: flo
 
 def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = IOU_THRESHOLD
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """MediaPipe's weighted NMS over ``(n, 4)`` ``[x0, y0, x1, y1]`` boxes: each cluster of boxes
-    overlapping the best remaining one (IoU above the threshold) becomes their score-weighted mean,
-    with the best score. SSD detectors fire on many neighbouring anchors; averaging them steadies
-    the box from frame to frame, which plain NMS does not."""
-    boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+    """MediaPipe's weighted NMS over ``(n, 4 + k)`` rows ``[x0, y0, x1, y1, ...]`` (extra columns,
+    e.g. keypoints, are averaged with the box): each cluster of boxes overlapping the best remaining
+    one (IoU above the threshold) becomes their score-weighted mean, with the best score. SSD
+    detectors fire on many neighbouring anchors; averaging them steadies the box from frame to
+    frame, which plain NMS does not."""
+    boxes = np.asarray(boxes, dtype=np.float32)
+    boxes = boxes.reshape(-1, boxes.shape[-1] if boxes.ndim == 2 else 4)
     scores = np.asarray(scores, dtype=np.float32).reshape(-1)
     order = np.argsort(-scores, kind="stable")
     boxes, scores = boxes[order], scores[order]
@@ -83,7 +85,7 @@ def weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = I
         out_scores.append(scores[i])
         remaining &= ~cluster
     if not out_boxes:
-        return np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+        return np.zeros((0, boxes.shape[1]), np.float32), np.zeros(0, np.float32)
     return np.stack(out_boxes).astype(np.float32), np.asarray(out_scores, np.float32)
 
 

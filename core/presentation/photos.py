@@ -12,8 +12,10 @@ from collections import OrderedDict
 import cv2
 import numpy as np
 
+from core.analysis.classify import framed_crops, framing_of
 from core.analysis.pipeline import FACE_CROP_MAX_SIDE, AnalysisOptions, Analyzer, detection_limits
-from core.faces import Face, catalogue, crop_face
+from core.faces import catalogue
+from core.faces.framing import DETECTOR_FRAMING
 from core.media.images import FILE_TYPES, IMAGE_SUFFIXES, MAX_BYTES, MAX_PIXELS, ImageDecodeError
 from core.presentation.annotate import annotate_faces, to_rgb
 from core.presentation.charts import display_name, model_color
@@ -70,10 +72,13 @@ def analyse_photo(analyzer: Analyzer, name: str, payload, options: AnalysisOptio
     except ImageDecodeError as exc:
         return {"error": str(exc), "reason": exc.reason}
     result = photo.to_dict()
-    faces = [Face(**f["region"], confidence=f["face_confidence"]) for f in result["faces"]]
+    # Grad-CAM explains the crop the models saw: the face in their training framing (core.faces.framing)
+    framings = {framing_of(c) for c in analyzer.classifiers.values()}
+    framing = framings.pop() if len(framings) == 1 else DETECTOR_FRAMING
+    (crops,) = framed_crops(image, [f.face for f in photo.faces], [framing]).values()
     return {"result": result, "annotated": annotated_photo(image, result["faces"]),
             "crops": [face_thumbnail(image, face["region"]) for face in result["faces"]],
-            "explain_crops": [shrink_to(crop_face(image, face), EXPLAIN_SIDE) for face in faces],
+            "explain_crops": [shrink_to(crop, EXPLAIN_SIDE) for crop in crops],
             "limits": analyzer.detection_limits(image.shape[1], image.shape[0], options)}
 
 
@@ -122,6 +127,9 @@ def small_face_note(result: dict, limits: dict[str, int], options: AnalysisOptio
     haar = detection_limits(width, height, "haar", options.min_face_size)["haar"]
     if "haar" not in limits and haar < smallest:
         text += f" The Haar detector finds frontal faces down to {haar} px here."
+    tiles = detection_limits(width, height, catalogue.SMALL_FACE_DETECTOR, options.min_face_size)[catalogue.SMALL_FACE_DETECTOR]
+    if catalogue.SMALL_FACE_DETECTOR not in limits and tiles < smallest:
+        text += f" {catalogue.title(catalogue.SMALL_FACE_DETECTOR)} finds faces down to {tiles} px here, more slowly."
     return text
 
 
