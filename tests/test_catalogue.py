@@ -116,3 +116,10 @@ def test_readme_names_every_detector_of_the_catalogue():
             if line.startswith("| ") and not line.startswith("| detector")]
     assert sorted(rows) == sorted(catalogue.DETECTOR_NAMES)
     assert f'("{catalogue.title(catalogue.DEFAULT_DETECTOR)}")' in intro
+
+
+def test_cli_default_detector_is_the_pipelines():
+    """The CLI names its default without importing the pipeline (scipy): it must still be the pipeline's."""
+    from core.analysis.pipeline import AnalysisOptions
+
+    assert AnalysisOptions().detector == catalogue.DEFAULT_DETECTOR

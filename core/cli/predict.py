@@ -126,10 +126,9 @@ def _analyse(analyzer, path: str, options):
 
 
 def add_parser(sub) -> None:
-    from core.analysis.pipeline import AnalysisOptions
-    from core.faces.catalogue import DETECTOR_NAMES, title
+    from core.faces.catalogue import DEFAULT_DETECTOR, DETECTOR_NAMES, title
 
-    default_detector = AnalysisOptions().detector  # the photo pipeline's default, whatever it is
+    default_detector = DEFAULT_DETECTOR  # the photo pipeline's default (AnalysisOptions'), without scipy's import
 
     p = sub.add_parser("predict", help="emotions of every face in photos or folders of photos, by every ready model")
     p.add_argument("images", nargs="+", metavar="IMAGE_OR_DIR",

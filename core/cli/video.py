@@ -68,10 +68,9 @@ def _report(result, args, name: str) -> None:
 
 
 def add_parser(sub) -> None:
-    from core.analysis.pipeline import AnalysisOptions
-    from core.faces.catalogue import DETECTOR_NAMES, title
+    from core.faces.catalogue import DEFAULT_DETECTOR, DETECTOR_NAMES, title
 
-    default_detector = AnalysisOptions().detector  # the photo pipeline's default, whatever it is
+    default_detector = DEFAULT_DETECTOR  # the photo pipeline's default (AnalysisOptions'), without scipy's import
     from core.media import video as media
 
     p = sub.add_parser("video", help="emotions of every face over a video file's sampled frames",
