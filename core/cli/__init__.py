@@ -15,13 +15,14 @@ EPILOG = """examples:
   python -m core evaluate --model fer2013_cnn --data ../shared/datasets/fer2013 --split PrivateTest
   python -m core train --data ../shared/datasets/fer2013 --name my_cnn
   python -m core export --name my_cnn           (--force to replace a model already there)
+  python -m core robustness --data ../shared/datasets/fer2013   every model under 15 corruptions x 5 severities
 
 Run `python -m core COMMAND --help` for a command's options. Exit codes: 0 done, 1 no model
 could not be loaded (export: a model is already there), 2 bad arguments or an unreadable image."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.cli import bench, calibrate, evaluate, explain, models, predict, train, video
+    from core.cli import bench, calibrate, evaluate, explain, models, predict, robustness, train, video
 
     parser = argparse.ArgumentParser(prog="python -m core", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_parser(sub)
     calibrate.add_parser(sub)
     video.add_parser(sub)
+    robustness.add_parser(sub)
     return parser
 
 
