@@ -103,3 +103,30 @@ def test_your_data_runs_in_memory(stored, without_deepface, write_watch):
     rankings = [e.value for e in at.dataframe if "rank" in e.value.columns]
     assert rankings[-1]["faces"][0] == 21
     assert np.isfinite(rankings[-1]["relative drop"]).all()
+
+
+def test_what_if_on_compare(app_env, without_deepface, astronaut):  # noqa: F811
+    from test_app import jpeg
+
+    at = run_app()
+    at.sidebar.multiselect(key="opt_models").set_value(["fer2013_cnn", "fer_minixception"]).run()
+    at.get("file_uploader")[0].set_value([("astronaut.jpg", jpeg(astronaut), "image/jpeg")])
+    at.run()
+    assert_ok(at)
+    toggle = next(t for t in at.toggle if t.key.startswith("whatif-"))
+    toggle.set_value(True).run()
+    prefix = toggle.key.removesuffix("-on")
+    at.selectbox(key=f"{prefix}-family").set_value("sunglasses").run()
+    at.slider(key=f"{prefix}-severity").set_value(5).run()
+    assert_ok(at)
+    captions = [img.caption for element in at.get("image") for img in element.proto.imgs]
+    assert "original" in captions
+    assert "sunglasses, severity 5 (band height (fraction of the face) 0.3)" in captions
+    answers = [m for m in messages(at, "markdown") if "→" in m]
+    assert [a.split("**")[1] for a in answers] == ["CNN", "fer mini-Xception"]
+    at.slider(key=f"{prefix}-severity").set_value(0).run()  # severity 0 is the face itself: every answer holds
+    answers = [m for m in messages(at, "markdown") if "→" in m]
+    assert len(answers) == 2 and all("holds" in a for a in answers)
+    for answer in answers:
+        before, after = answer.split(": ", 1)[1].split(" · ")[0].split(" → ")
+        assert before == after
