@@ -231,3 +231,16 @@ def test_cli_errors_are_one_line(tmp_path):
     wrong = cli("--model", "cnn", "--data", str(bad), "--families", "fog", "--faces", "7")
     assert wrong.returncode == 2 and wrong.stderr.strip().startswith("error: unknown corruption 'fog'")
     assert wrong.stderr.strip().count("\n") == 0
+
+
+def test_bench_entry_times_the_whole_lab(tmp_path):
+    from core.bench.robustness import TARGET_SECONDS, time_robustness
+
+    lines = []
+    model = MeanBrightness()
+    figure = time_robustness({"stand_in": model}, count=14, fer_dir=tmp_path / "absent", log=lines.append)
+    assert figure["source"] == "14 synthetic faces (FER2013 not found)"
+    assert (figure["faces"], figure["families"], figure["severities"]) == (14, 15, 5)
+    assert figure["faces_scored_per_model"] == 14 * (1 + 15 * 5) == sum(model.calls)
+    assert figure["target_s"] == TARGET_SECONDS and figure["target_met"] is (figure["seconds"] <= TARGET_SECONDS)
+    assert len(lines) == 16 and lines[-1].startswith("robustness 16/16")
