@@ -143,3 +143,21 @@ def example_strip(face: np.ndarray, *, seed: int = 0, key: str = "example", size
         captions = ["clean" if s == 0 else f"{s}: {_value_text(fam.value(s))}" for s in range(6)]
         out.append((fam, images, captions))
     return out
+
+
+def readme_tables(results: Mapping[str, Mapping], files: Mapping[str, str]) -> list[str]:
+    """The README's Robustness tables (Markdown lines): the summary per model, then the mean accuracy per
+    corruption; ``files`` maps each model to the robustness.json it cites. A test compares them with the
+    README, so the README's figures are the artifacts'."""
+    lines = ["| model | faces | clean | mean corrupted | relative drop | hardest corruption | breaks first | from |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row, (model, result) in zip(ranking_table(results).itertuples(index=False),
+                                    sorted(results.items(), key=lambda kv: -kv[1]["mean_corruption_accuracy"])):
+        lines.append(f"| {row.model} | {row.faces:,} | {row._3:.1f}% | {row._4:.1f}% | {row._5:.0f}% | "
+                     f"{row._6} | {row._7} | `{files[model]}` |")
+    table = family_table(results)
+    lines += ["", "| corruption (mean of severities 1-5) | " + " | ".join(table.columns[1:]) + " |",
+              "|---|" + "---|" * (len(table.columns) - 1)]
+    for row in table.itertuples(index=False):
+        lines.append(f"| {row[0]} | " + " | ".join(f"{v:.1f}%" for v in row[1:]) + " |")
+    return lines
