@@ -11,12 +11,15 @@ from core.cli.common import model_choice, positive_int
 def _load_data(args):
     """``(dataset, split)``: a FER2013-style folder keeps its splits (PrivateTest by default); a zip or any
     other labelled folder is read as ``evaluate --data`` reads it and scored whole (split ``all``)."""
-    from core.data.archive import load_labelled
+    from core.data.archive import load_labelled, with_split
     from core.data.datasets import load_dataset
 
     data = str(args.data)
     if data.lower().endswith(".zip") or Path(data).is_file() or args.split == "all":
-        return load_labelled(args.data), "all"
+        dataset = load_labelled(args.data)
+        if args.split and args.split != "all":  # one split of a FER2013-layout zip, scored as a whole
+            return with_split(dataset, args.split), "all"
+        return dataset, "all"
     dataset = load_dataset(args.data)
     split = args.split or ("PrivateTest" if dataset.name == "fer2013" else "all")
     if split == "all":
