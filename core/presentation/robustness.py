@@ -151,10 +151,11 @@ def readme_tables(results: Mapping[str, Mapping], files: Mapping[str, str]) -> l
     README, so the README's figures are the artifacts'."""
     lines = ["| model | faces | clean | mean corrupted | relative drop | hardest corruption | breaks first | from |",
              "|---|---|---|---|---|---|---|---|"]
-    for row, (model, result) in zip(ranking_table(results).itertuples(index=False),
-                                    sorted(results.items(), key=lambda kv: -kv[1]["mean_corruption_accuracy"])):
-        lines.append(f"| {row.model} | {row.faces:,} | {row._3:.1f}% | {row._4:.1f}% | {row._5:.0f}% | "
-                     f"{row._6} | {row._7} | `{files[model]}` |")
+    for model, result in sorted(results.items(), key=lambda kv: -kv[1]["mean_corruption_accuracy"]):
+        row = ranking_table({model: result}).iloc[0]
+        lines.append(f"| {row['model']} | {row['faces']:,} | {row['clean accuracy']:.1f}% | "
+                     f"{row['mean corrupted accuracy']:.1f}% | {row['relative drop']:.0f}% | "
+                     f"{row['hardest corruption']} | {row['breaks first']} | `{files[model]}` |")
     table = family_table(results)
     lines += ["", "| corruption (mean of severities 1-5) | " + " | ".join(table.columns[1:]) + " |",
               "|---|" + "---|" * (len(table.columns) - 1)]
