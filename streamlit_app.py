@@ -28,6 +28,7 @@ PAGES = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:", default=True),
     st.Page("pages/training.py", title="Training", icon=":material/monitoring:"),
     st.Page("pages/evaluation.py", title="Evaluation", icon=":material/analytics:"),
+    st.Page("pages/robustness.py", title="Robustness", icon=":material/shield:"),
     st.Page("pages/mistakes.py", title="Mistakes", icon=":material/grid_view:"),
     st.Page("pages/data.py", title="Your data", icon=":material/folder_zip:"),
     st.Page("pages/live.py", title="Live", icon=":material/videocam:"),

@@ -26,7 +26,7 @@ from core.presentation.photos import (
     upload_help,
 )
 from core.presentation.places import without_server_paths
-from pages import runtime
+from pages import runtime, whatif
 from pages.common import load_model_set, ready_models, session_added, session_gradcam
 
 CACHE_KEY = "_compare_results"
@@ -314,6 +314,7 @@ def show_face(models, photo_key: tuple, face: dict, crop: np.ndarray, explain_cr
                 st.caption(f"confidence {prediction['confidence']:.0%}{calibrated} · {_ms(prediction['time_ms'])}")
         if show_maps and predictions:
             heat_maps(models, photo_key, face, explain_crop, heat_emotion)
+        whatif.show(models, photo_key, face, explain_crop, options.calibrated)
 
 
 def show_photo(models, index: int, name: str, photo_key: tuple, entry: dict, options: AnalysisOptions,

@@ -89,3 +89,56 @@ def test_intervals_baselines_and_comparisons_agree_with_predictions(folder):
         right = paired.correctness({comparison["a"]: frames[comparison["a"]], comparison["b"]: frames[comparison["b"]]})
         assert comparison["n"] == len(right) == len(frame)  # the same faces, matched by path
         assert comparison["only_a"] == int((right[comparison["a"]] & ~right[comparison["b"]]).sum())
+
+
+ROBUSTNESS = sorted(PROJECT_ROOT.glob("models/*/eval/*/robustness/robustness.json"))
+
+
+def test_the_shipped_models_have_robustness_results_and_deepface_none():
+    """Issue 24: the CNN and fer mini-Xception ship theirs; DeepFace's are made only with stand-in weights."""
+    models = {path.parts[-5] for path in ROBUSTNESS}
+    assert {"fer2013_cnn", "fer_minixception"} <= models
+    assert "deepface" not in models
+
+
+@pytest.mark.parametrize("path", ROBUSTNESS, ids=[str(p.relative_to(PROJECT_ROOT / "models")) for p in ROBUSTNESS])
+def test_robustness_agrees_with_predictions_and_itself(path):
+    from core.analysis import corruptions
+    from core.evaluation.robustness import files_digest
+
+    result = json.loads(path.read_text())
+    subset = result["subset"]
+    assert subset["n_images"] == len(subset["files"]) == 1000 and subset["files_sha256"] == files_digest(subset["files"])
+    predictions = pd.read_csv(path.parent.parent / "predictions.csv")
+    rows = predictions[predictions["path"].isin(subset["files"])]
+    assert len(rows) == 1000
+    assert result["clean"]["accuracy"] == pytest.approx((rows["true"] == rows["predicted"]).mean(), abs=1e-12)
+    for label, recall in result["clean"]["per_class_recall"].items():
+        of_label = rows[rows["true"] == label]
+        assert recall == pytest.approx((of_label["predicted"] == label).mean(), abs=1e-12), label
+    assert list(result["families"]) == list(corruptions.BY_NAME)
+    assert [f["values"] for f in result["corruptions"]["families"]] == [list(f.values) for f in corruptions.FAMILIES]
+    table = pd.read_csv(path.parent / "robustness.csv")
+    assert len(table) == 15 * 6
+    means = []
+    for name, entry in result["families"].items():
+        severities = entry["severities"]
+        assert [s["severity"] for s in severities] == [0, 1, 2, 3, 4, 5]
+        assert severities[0]["accuracy"] == result["clean"]["accuracy"]
+        assert entry["mean_accuracy"] == pytest.approx(np.mean([s["accuracy"] for s in severities[1:]]))
+        stored = table[table["family"] == name].sort_values("severity")["accuracy"].to_numpy()
+        assert stored == pytest.approx([s["accuracy"] for s in severities])
+        means.append(entry["mean_accuracy"])
+    assert result["mean_corruption_accuracy"] == pytest.approx(np.mean(means))
+    assert result["relative_drop"] == pytest.approx(1 - np.mean(means) / result["clean"]["accuracy"])
+
+
+def test_readme_robustness_tables_are_the_artifacts():
+    from core.presentation.robustness import readme_tables
+
+    shipped = [p for p in ROBUSTNESS if "fer2013-PrivateTest" in str(p)]
+    results = {p.parts[-5]: json.loads(p.read_text()) for p in shipped}
+    files = {p.parts[-5]: str(p.relative_to(PROJECT_ROOT)) for p in shipped}
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    expected = "\n".join(readme_tables(results, files))
+    assert expected in readme, "README's Robustness tables differ from the artifacts; regenerate them:\n" + expected

@@ -92,6 +92,7 @@ def _run(quick, model_dir, out, app, deepface, log, repeats, scratch, started) -
     results["framing"] = framing_results(quick, skip=() if real_deepface else ("deepface",))
     results["peak_rss_mib"] = peak_rss_mib()
     _time_data_eval(cnn, quick, results)
+    _time_robustness(cnn, quick, results, log)
     log("measuring memory (Your data, Compare) in fresh processes ...")
     from core.bench.memory import measure_memory  # Your data's 128 x 5 MP zip; Compare's photo cap and Remove all
 
@@ -243,6 +244,21 @@ def _time_data_eval(cnn, quick: bool, results: dict) -> None:
         results["data_eval"] = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
 
 
+def _time_robustness(cnn, quick: bool, results: dict, log) -> None:
+    """The robustness lab (every corruption x 5 severities) on 1,000 faces by every ready model."""
+    from core.models import registry
+
+    try:
+        from core.bench.robustness import time_robustness
+
+        zoo = {"fer2013_cnn": cnn, **{name: registry.get(name) for name in registry.ready_names()
+                                      if name != "fer2013_cnn"}}
+        log("timing the robustness lab ...")
+        results["robustness"] = time_robustness(zoo, count=100 if quick else 1000)
+    except Exception as exc:  # noqa: BLE001 - report, never lose the other figures
+        results["robustness"] = {"error": f"{type(exc).__name__}: {str(exc)[:500]}"}
+
+
 def _time_app_start(path, df, results: dict, notes: list, log) -> None:
     log("timing the app's cold start ...")
     try:
@@ -283,6 +299,8 @@ def _targets(results: dict, df) -> dict:
         targets["group_photo_recall_target_met"] = bool(
             tiles["recall"] >= group["target_recall"]
             and tiles["false_positives_per_photo"] <= group["target_false_positives_per_photo"])
+    if isinstance(results.get("robustness"), dict) and "target_met" in results["robustness"]:
+        targets["robustness_target_met"] = results["robustness"]["target_met"]
     your_data = results["memory"].get("your_data", {})
     if "within_limit" in your_data:
         targets["your_data_peak_mib_target"] = your_data["limit_mib"]

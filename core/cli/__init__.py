@@ -18,13 +18,27 @@ EPILOG = """examples:
   python -m core export --name my_cnn           (--force to replace a model already there)
   python -m core report --out report.html       the stored evaluations as one self-contained HTML file
   python -m core import-model my.onnx --name mine   bring your own model (.keras, .h5, .onnx, .tflite)
+  python -m core robustness --data ../shared/datasets/fer2013   every model under 15 corruptions x 5 severities
 
 Run `python -m core COMMAND --help` for a command's options. Exit codes: 0 done, 1 no model
 could not be loaded (export: a model is already there), 2 bad arguments or an unreadable image."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.cli import audit, bench, calibrate, evaluate, explain, import_model, models, predict, report, train, video
+    from core.cli import (
+        audit,
+        bench,
+        calibrate,
+        evaluate,
+        explain,
+        import_model,
+        models,
+        predict,
+        report,
+        robustness,
+        train,
+        video,
+    )
 
     parser = argparse.ArgumentParser(prog="python -m core", description=DESCRIPTION, epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -40,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_parser(sub)
     report.add_parser(sub)
     import_model.add_parser(sub)
+    robustness.add_parser(sub)
     return parser
 
 

@@ -45,7 +45,7 @@ def _whole_fer2013(args) -> bool:
 def precheck(args) -> int:
     """0 when the command may start; else the exit code, its ``error:`` line already printed."""
     command = args.command
-    if command in ("evaluate", "calibrate", "train", "audit") and getattr(args, "data", None):
+    if command in ("evaluate", "calibrate", "train", "audit", "robustness") and getattr(args, "data", None):
         problem = _data_problem(args.data)
         if problem:
             return _error(problem)
