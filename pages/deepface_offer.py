@@ -24,25 +24,28 @@ def missing_splits(evaluations: dict) -> list[str]:
     return [split for split in SPLITS if MODEL not in evaluations.get(f"fer2013-{split}", {})]
 
 
-def offer(evaluations: dict) -> None:
-    """The offer, the progress of a run under way, or nothing (weights absent, or evaluations stored)."""
+def offer(evaluations: dict) -> bool:
+    """The offer, the progress of a run under way, or nothing (weights absent, or evaluations stored).
+
+    True when it said something about DeepFace's missing evaluation, so the page's generic "no
+    evaluation yet" line for it (which says to fetch the weights) is not shown beside it."""
     spec = next((s for s in registry.specs() if s.name == MODEL), None)
     root = artifacts.models_root()
     job = background.current(MODEL, root)
     wanted = missing_splits(evaluations)
     if spec is None or (not wanted and job is None) or not spec.availability().ready:
-        return
+        return False
     if job is not None and job.snapshot().state == "done" and not wanted:
         background.forget(MODEL, root)  # finished, and its files are read: nothing more to show
-        return
+        return False
     if job is not None and job.snapshot().state == "running":
         _progress(job)
-        return
+        return True
     dataset = artifacts.dataset_dir_from_env()
     if dataset is None or not (dataset / "test").is_dir():
         st.info(f"{spec.title}'s weights are here but it has no FER2013 evaluation yet: set `FER2013_DIR` to the "
                 f"FER2013 folder and reload to evaluate it here, or {spec.evaluate_hint}.", icon=":material/info:")
-        return
+        return True
     if job is not None and job.snapshot().state == "failed":
         st.error(f"The evaluation of {spec.title} failed: {job.snapshot().error}", icon=":material/error:")
     with st.container(border=True):
@@ -53,6 +56,7 @@ def offer(evaluations: dict) -> None:
                      icon=":material/play_arrow:"):
             background.start(MODEL, dataset, SPLITS, root)
             st.rerun()  # redrawn with the progress bar in the offer's place
+    return True
 
 
 @st.fragment(run_every=POLL_S)

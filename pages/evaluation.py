@@ -24,10 +24,11 @@ def read_metrics(refs: dict) -> dict[str, dict]:
     return metrics
 
 
-def missing_models(refs: dict, key: str) -> None:
-    """Which registered models have no evaluation on this split, and how to make one (their record says)."""
+def missing_models(refs: dict, key: str, answered: frozenset = frozenset()) -> None:
+    """Which registered models have no evaluation on this split, and how to make one (their record says);
+    ``answered`` are those the page already speaks of (DeepFace's offer)."""
     for spec in registry.specs():
-        if spec.name not in refs:
+        if spec.name not in refs and spec.name not in answered:
             st.info(f"**{spec.title}** has no evaluation on {split_label(key)} yet: {spec.evaluate_hint}.",
                     icon=":material/info:")
 
@@ -76,7 +77,7 @@ def main() -> None:
     st.title("How the models score on held-out test data")
     root, cnn_folder = artifacts.models_root(), artifacts.model_dir()
     evaluations = find_evaluations(root, extra_model_dirs=[cnn_folder])
-    deepface_offer.offer(evaluations)
+    answered = frozenset({deepface_offer.MODEL}) if deepface_offer.offer(evaluations) else frozenset()
     if not evaluations:
         st.info(f"No stored evaluations under `{place(root)}` yet (looked for `*/eval/*/metrics.json`).",
                 icon=":material/hourglass_top:")
@@ -87,7 +88,7 @@ def main() -> None:
                             "report split: the CNN never saw it during training or checkpoint selection.")
     refs = evaluations[key]
     metrics = read_metrics(refs)
-    missing_models(refs, key)
+    missing_models(refs, key, answered)
     if not metrics:
         return
     scores = [ModelScores(name=name, metrics=m, card=model_card(refs[name])) for name, m in metrics.items()]

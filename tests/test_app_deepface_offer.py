@@ -52,6 +52,8 @@ def test_evaluation_offers_deepface_and_then_shows_it(no_deepface_eval):
     shipped = sorted(p.name for p in (PROJECT_ROOT / "models").iterdir())
     at = run_app("evaluation")
     assert "DeepFace's weights are here, but it has no evaluation on PublicTest and PrivateTest yet" in texts(at)
+    # the offer speaks for DeepFace: no second line telling the user to fetch weights that are here
+    assert not any(m.startswith("**DeepFace** has no evaluation") for m in messages(at, "info")), messages(at, "info")
     assert "DeepFace accuracy" not in [m.label for m in at.metric]
     next(b for b in at.button if b.label == BUTTON).click().run()
     assert_ok(at)
