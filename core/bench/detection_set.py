@@ -173,6 +173,21 @@ def paste_face(canvas: np.ndarray, patch: np.ndarray, face_box: tuple, centre: t
     return Face(round(centre[0] - w / 2), round(centre[1] - h / 2), round(w), round(h), 1.0)
 
 
+def _free_centre(rng: np.random.Generator, size: tuple[int, int], margin: float, truths: list[Face],
+                 attempts: int) -> tuple[float, float] | None:
+    """A random centre whose ``2 * margin`` square, inside the image, overlaps no face placed so far
+    (grown by :func:`_grown`); None after ``attempts`` tries or when the square cannot fit."""
+    width, height = size
+    for _attempt in range(attempts):
+        if width - 2 * margin <= 0 or height - 2 * margin <= 0:
+            return None
+        centre = (rng.uniform(margin, width - margin), rng.uniform(margin, height - margin))
+        box = Face(int(centre[0] - margin), int(centre[1] - margin), int(2 * margin), int(2 * margin), 1.0)
+        if all(box.iou(_grown(t)) == 0 for t in truths):
+            return centre
+    return None
+
+
 def generated_images(count: int = 60, seed: int = DEFAULT_SEED, fer_dir: str | Path | None = None,
                      size: tuple[int, int] = FRAME_SIZE, split: str = "PrivateTest") -> list[LabelledImage]:
     """``count`` scenes of ``size`` with 0-3 faces each (about one in eight has none), FER2013 faces of
@@ -193,19 +208,13 @@ def generated_images(count: int = 60, seed: int = DEFAULT_SEED, fer_dir: str | P
         for _ in range(wanted):
             side = float(np.exp(rng.uniform(np.log(36), np.log(240))))
             angle = float(rng.choice(ANGLES) + rng.uniform(-4, 4))
-            margin = side * 0.75  # room for the rotated face and a little context
-            for _attempt in range(30):
-                if width - 2 * margin <= 0 or height - 2 * margin <= 0:
-                    break
-                centre = (rng.uniform(margin, width - margin), rng.uniform(margin, height - margin))
-                box = Face(int(centre[0] - margin), int(centre[1] - margin), int(2 * margin), int(2 * margin), 1.0)
-                if all(box.iou(_grown(t)) == 0 for t in truths):
-                    patch, face_box, label = pool[next_face % len(pool)]
-                    next_face += 1
-                    truths.append(paste_face(canvas, patch, face_box, centre, side, angle))
-                    angles.append(angle)
-                    labels.append(label)
-                    break
+            centre = _free_centre(rng, size, side * 0.75, truths, attempts=30)  # room for rotation and context
+            if centre is not None:
+                patch, face_box, label = pool[next_face % len(pool)]
+                next_face += 1
+                truths.append(paste_face(canvas, patch, face_box, centre, side, angle))
+                angles.append(angle)
+                labels.append(label)
         images.append(LabelledImage(f"{source}:{index:03d}", canvas, tuple(truths), tuple(angles), tuple(labels)))
     return images
 
@@ -225,16 +234,13 @@ def group_scenes(count: int = 20, seed: int = DEFAULT_SEED, fer_dir: str | Path 
         truths, angles, labels = [], [], []
         for _ in range(int(rng.integers(4, 13))):
             side, angle = float(rng.uniform(40, 100)), float(rng.uniform(-5, 5))
-            for _attempt in range(40):
-                centre = (rng.uniform(side, width - side), rng.uniform(side, height - side))
-                box = Face(int(centre[0] - side), int(centre[1] - side), int(2 * side), int(2 * side), 1.0)
-                if all(box.iou(_grown(t)) == 0 for t in truths):
-                    patch, face_box, label = pool[next_face % len(pool)]
-                    next_face += 1
-                    truths.append(paste_face(canvas, patch, face_box, centre, side, angle))
-                    angles.append(angle)
-                    labels.append(label)
-                    break
+            centre = _free_centre(rng, size, side, truths, attempts=40)
+            if centre is not None:
+                patch, face_box, label = pool[next_face % len(pool)]
+                next_face += 1
+                truths.append(paste_face(canvas, patch, face_box, centre, side, angle))
+                angles.append(angle)
+                labels.append(label)
         images.append(LabelledImage(f"group-{'fer2013' if use_fer else 'synthetic'}:{index:03d}", canvas,
                                     tuple(truths), tuple(angles), tuple(labels)))
     return images
