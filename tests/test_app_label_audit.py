@@ -20,12 +20,10 @@ from test_app import (
     write_dataset,
     write_deepface_folder,
 )
-from test_data_page import Constant
+from test_data_page import app_env as data_env  # noqa: F401 - Your data's fixture: the tiny CNN and Constant
 from zipfaces import labelled_zip
 
 from core.evaluation.audit_store import audit_stored, zoo_dir
-from core.models import registry
-from core.models.registry import Availability, ModelSpec
 
 
 @pytest.fixture
@@ -111,18 +109,8 @@ def test_evaluation_estimate_switch_sits_beside_the_real_figure(env):
     assert "Estimate, not a result." in texts(at)
 
 
-@pytest.fixture
-def data_env(monkeypatch, tmp_path, tiny_model_dir, without_deepface):
-    monkeypatch.setenv("EMOTION_MODEL_DIR", str(tiny_model_dir))
-    monkeypatch.setenv("EMOTION_MODELS_ROOT", str(tmp_path / "models"))
-    registry.register(ModelSpec(name="constant", kind="test", factory=lambda **_: Constant(),
-                                availability=lambda: Availability(True, "", "memory"), display_name="Constant"))
-    yield
-    registry.unregister("constant")
-
-
 @pytest.mark.slow
-def test_your_data_ranks_flagged_files_downloads_them_and_scores_without_them(data_env, request):
+def test_your_data_ranks_flagged_files_downloads_them_and_scores_without_them(data_env, request):  # noqa: F811 - the imported fixture
     content = request.getfixturevalue("downloads")
     at = run_app("data")
     at.file_uploader(key="data_upload").set_value(("lab.zip", labelled_zip(per_class=4, contempt=2), "application/zip"))
