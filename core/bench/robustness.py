@@ -70,6 +70,7 @@ def time_robustness(classifiers: dict, count: int = 1000, fer_dir=None, log=None
             "faces_scored_per_model": first["timing"]["faces_scored"], "seconds": round(seconds, 1),
             "corruption_seconds": first["timing"]["corruption_seconds"],
             "model_seconds": {m: r["timing"]["model_seconds"] for m, r in results.items()},
+            "forward": {m: r["forward"] for m, r in results.items()},
             "load_average_1min_before": load_before, "load_average_1min_after": _load_average(),
             "cores": os.cpu_count(), "target_s": TARGET_SECONDS, "target_met": seconds <= TARGET_SECONDS}
 

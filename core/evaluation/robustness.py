@@ -94,8 +94,9 @@ def _read_faces(dataset, records) -> list[np.ndarray]:
 
 
 def _predict(classifier, faces: list[np.ndarray]) -> np.ndarray:
-    """Arg-max indices for faces, in one batched call (CompiledForward models chunk it themselves)."""
-    probs = np.asarray(classifier.predict(faces))
+    """Arg-max indices for faces, in one batched call (``predict_bulk``: an ONNX Runtime twin or
+    DeepFace's network called directly where the classifier has one; chunked by the classifier)."""
+    probs = np.asarray(getattr(classifier, "predict_bulk", classifier.predict)(faces))
     if probs.shape != (len(faces), len(classifier.labels)):
         raise ValueError(f"{getattr(classifier, 'name', 'classifier')} returned shape {probs.shape}, "
                          f"expected {(len(faces), len(classifier.labels))}")
@@ -176,6 +177,8 @@ def run_robustness(classifiers: Mapping[str, object], dataset, split: str, *, co
                 on_progress(done, total, f"{results[key]['model']}: {fam.title.lower()}")
     wall = time.perf_counter() - started
     for key, result in results.items():
+        note = getattr(classifiers[key], "bulk_note", None)
+        result["forward"] = note() if note else "the classifier's own predict"
         result.update(summarise(result["clean"], result["families"]))
         result["timing"] = {"wall_seconds": round(wall, 2), "model_seconds": round(timing[key], 2),
                             "corruption_seconds": round(corrupt_s, 2),

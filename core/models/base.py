@@ -70,6 +70,15 @@ class EmotionClassifier(ABC):
     def predict(self, faces: Sequence[np.ndarray]) -> np.ndarray:
         """Probabilities, shape (len(faces), len(labels)), rows summing to 1."""
 
+    def predict_bulk(self, faces: Sequence[np.ndarray]) -> np.ndarray:
+        """:meth:`predict` for thousands of faces at once (the robustness lab): a classifier with a faster
+        batched path for that (an ONNX Runtime twin, DeepFace's network called directly) overrides it."""
+        return self.predict(faces)
+
+    def bulk_note(self) -> str:
+        """How :meth:`predict_bulk` ran (after a call), for the artifacts that used it."""
+        return "the classifier's own predict"
+
     def describe(self) -> dict:
         return {"name": self.name, "labels": list(self.labels)}
 
