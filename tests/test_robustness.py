@@ -220,6 +220,8 @@ def test_cli_on_a_zip_with_deepface_stand_in(tmp_path, with_deepface):
         assert list(stored["families"]) == ["jpeg", "face_mask"]
         assert stored["clean"] == printed[model]["clean"]
         assert len(pd.read_csv(out / model / "robustness.csv")) == 6
+    assert printed["fer2013_cnn"]["forward"].startswith("ONNX Runtime twin, within")
+    assert printed["deepface"]["forward"].startswith("DeepFace's emotion network with analyze's preprocessing")
     assert "robustness" in done.stderr  # the progress bar
 
 
