@@ -107,3 +107,17 @@ def test_runner_stores_alignment_apart_from_the_families_mean():
     bare = run_robustness({"m": MeanBrightness()}, Faces(), "test", count=14, families=["rotation"],
                           severities=(1,), align=False)["m"]
     assert "alignment" not in bare and "turned back" not in format_summary(bare)
+
+
+def test_without_blazeface_the_lab_runs_and_says_why_alignment_is_missing(monkeypatch):
+    from core.evaluation.robustness import run_robustness
+    from core.faces import blazeface
+
+    def missing(model):
+        raise blazeface.BlazeFaceUnavailable("BlazeFace model file face_detection_short_range.tflite not found")
+
+    monkeypatch.setattr(blazeface, "model_path", missing)
+    result = run_robustness({"m": MeanBrightness()}, Faces(), "test", count=14, families=["rotation"],
+                            severities=(1,))["m"]
+    assert "alignment" not in result and "tflite not found" in result["alignment_skipped"]
+    assert [s["severity"] for s in result["families"]["rotation"]["severities"]] == [0, 1]

@@ -97,9 +97,18 @@ def add_alignment(results: dict, classifiers: Mapping, truths: Mapping, faces: S
                   keys: Sequence[str], seed: int, severities: Sequence[int],
                   predict: Callable, score: Callable) -> float:
     """``results[model]["alignment"]`` for every model (faces levelled once, then one batched call per
-    model through the lab's ``predict`` and ``score``); returns the seconds it took."""
+    model through the lab's ``predict`` and ``score``); returns the seconds it took. Without BlazeFace's
+    model files, ``results[model]["alignment_skipped"]`` says why instead."""
+    from core.faces.blazeface import BlazeFaceDetector, BlazeFaceUnavailable
+
     started = time.perf_counter()
-    aligned = align_rotated(faces, keys, seed, severities)
+    try:
+        detector = BlazeFaceDetector(DETECTOR)
+    except BlazeFaceUnavailable as exc:
+        for result in results.values():
+            result["alignment_skipped"] = str(exc)
+        return 0.0
+    aligned = align_rotated(faces, keys, seed, severities, detector)
     batch = aligned.batch()
     for key, classifier in classifiers.items():
         truth, labels, known = truths[key]
