@@ -45,6 +45,9 @@ def show_results(results: dict[str, dict], key: str) -> None:
                  column_config={c: PERCENT for c in ("clean accuracy", "mean corrupted accuracy", "relative drop")})
     st.plotly_chart(view.curves_figure(results), key=f"{key}-curves", config={"displayModeBar": False})
     st.caption("Severity 0 is the clean face; hover a point for the corruption's parameter at that severity.")
+    aligned = view.alignment_caption(results)
+    if aligned:
+        st.caption(aligned)
     with st.expander("Mean accuracy per corruption (severities 1-5)"):
         table = view.family_table(results)
         st.dataframe(table, hide_index=True, key=f"{key}-families",

@@ -56,6 +56,30 @@ def test_page_draws_stored_curves_ranking_and_the_strip(stored, without_deepface
     assert not at.error, messages(at, "error")
 
 
+def test_rotation_curve_shows_alignment_on_dashed_with_what_was_measured(copy_env, without_deepface):  # noqa: F811
+    from core.data.datasets import load_dataset
+    from core.evaluation.robustness import run_robustness, write_robustness
+    from core.models.cnn import CnnClassifier
+
+    (copy_env["dataset"] / "train").mkdir(exist_ok=True)
+    cnn = CnnClassifier(copy_env["cnn"], name="fer2013_cnn")
+    result = run_robustness({"fer2013_cnn": cnn}, load_dataset(copy_env["dataset"], "fer2013"), "PrivateTest",
+                            count=21, families=["rotation", "jpeg"], severities=(2, 4))["fer2013_cnn"]
+    write_robustness(result, copy_env["cnn"] / "eval" / KEY / "robustness")
+    at = run_app("robustness")
+    assert not at.error, messages(at, "error")
+    traces = plotly_specs(at)[0]["data"]
+    dashed = [t for t in traces if t["line"].get("dash") == "dash"]
+    assert len(traces) == 3 and len(dashed) == 1  # rotation, its aligned twin, JPEG
+    aligned = result["alignment"]["severities"]
+    assert dashed[0]["name"] == "CNN, aligned by the eyes" and dashed[0]["x"] == [0, 2, 4]
+    assert dashed[0]["y"] == pytest.approx([s["accuracy"] * 100 for s in aligned])
+    caption = next(c for c in texts(at).split("\n") if c.startswith("In-plane rotation, dashed"))
+    entry = result["alignment"]
+    assert (f"CNN {entry['unaligned_mean_accuracy'] * 100:.1f}% -> {entry['mean_accuracy'] * 100:.1f}%" in caption)
+    assert "Severity 0 is aligned too" in caption and "Not part of the mean corrupted accuracy" in caption
+
+
 def test_strip_says_where_its_face_comes_from_without_the_dataset(stored, without_deepface, monkeypatch):
     monkeypatch.setenv("FER2013_DIR", "")
     at = run_app("robustness")

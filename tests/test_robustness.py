@@ -243,6 +243,7 @@ def test_bench_entry_times_the_whole_lab(tmp_path):
     figure = time_robustness({"stand_in": model}, count=14, fer_dir=tmp_path / "absent", log=lines.append)
     assert figure["source"] == "14 synthetic faces (FER2013 not found)"
     assert (figure["faces"], figure["families"], figure["severities"]) == (14, 15, 5)
-    assert figure["faces_scored_per_model"] == 14 * (1 + 15 * 5) == sum(model.calls)
+    assert figure["faces_scored_per_model"] == 14 * (1 + 15 * 5) == sum(model.calls) - 14 * 6  # + rotation aligned
     assert figure["target_s"] == TARGET_SECONDS and figure["target_met"] is (figure["seconds"] <= TARGET_SECONDS)
-    assert len(lines) == 16 and lines[-1].startswith("robustness 16/16")
+    assert 0 < figure["alignment_seconds"] < figure["seconds"]
+    assert len(lines) == 18 and lines[-1].startswith("robustness 17/17")

@@ -133,6 +133,30 @@ def test_robustness_agrees_with_predictions_and_itself(path):
     assert result["relative_drop"] == pytest.approx(1 - np.mean(means) / result["clean"]["accuracy"])
 
 
+@pytest.mark.parametrize("path", ROBUSTNESS, ids=[str(p.relative_to(PROJECT_ROOT / "models")) for p in ROBUSTNESS])
+def test_robustness_stores_the_rotation_family_aligned_by_the_eyes(path):
+    """Issue 24, item 5: the rotation family again with each face turned back by BlazeFace's eye line,
+    beside (not inside) the 15-family mean; severity 0 is aligned too and so differs from clean."""
+    result = json.loads(path.read_text())
+    entry = result["alignment"]
+    rotation = result["families"]["rotation"]["severities"]
+    n = result["subset"]["n_images"]
+    assert entry["family"] == "rotation" and entry["n_images"] == n
+    assert {"detector", "pad_fraction", "min_turn_degrees", "border"} <= set(entry["parameters"])
+    rows = entry["severities"]
+    assert [r["severity"] for r in rows] == [0, 1, 2, 3, 4, 5] and [r["value"] for r in rows] == [0, 10, 20, 30, 45, 60]
+    assert [r["unaligned_accuracy"] for r in rows] == [r["accuracy"] for r in rotation]
+    assert rows[0]["unaligned_accuracy"] == result["clean"]["accuracy"]
+    for row in rows:
+        assert 0 <= row["accuracy"] <= 1 and set(row["per_class_recall"]) == set(result["labels"])
+        assert 0 <= row["turned"] <= row["eyes_found"] <= n
+        assert row["eyes_found"] >= 0.8 * n  # BlazeFace finds the eyes on most padded 48 px faces
+        assert row["median_residual_degrees"] < 10  # and the known rotation is undone within a few degrees
+    assert entry["mean_accuracy"] == pytest.approx(np.mean([r["accuracy"] for r in rows[1:]]))
+    assert entry["unaligned_mean_accuracy"] == pytest.approx(result["families"]["rotation"]["mean_accuracy"])
+    assert result["timing"]["alignment_seconds"] > 0
+
+
 def test_readme_robustness_tables_are_the_artifacts():
     from core.presentation.robustness import readme_tables
 

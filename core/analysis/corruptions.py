@@ -126,8 +126,12 @@ def _warp(face, matrix):
     return cv2.warpAffine(face, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def _rotation_sign(rng) -> int:
+    return 1 if rng.random() < 0.5 else -1
+
+
 def rotation(face, degrees, rng):
-    sign = 1 if rng.random() < 0.5 else -1
+    sign = _rotation_sign(rng)
     if degrees == 0:
         return face
     h, w = face.shape[:2]
@@ -246,3 +250,9 @@ def corrupt_colour(image: np.ndarray, name: str, severity: int, seed: int = 0, k
         return corrupt(image, name, severity, seed, key)
     channels = [corrupt(np.ascontiguousarray(image[..., c]), name, severity, seed, key) for c in range(image.shape[2])]
     return np.stack(channels, axis=-1)
+
+
+def rotation_degrees(severity: int, seed: int = 0, key: str = "") -> float:
+    """The signed angle (counter-clockwise as shown, OpenCV's convention) by which ``corrupt(face,
+    "rotation", severity, seed, key)`` turns the face: what an alignment has to undo."""
+    return _rotation_sign(face_rng(seed, key, "rotation")) * family("rotation").value(severity)

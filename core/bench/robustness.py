@@ -1,5 +1,6 @@
 """Robustness-lab speed: every corruption x 5 severities x every ready model on the 1,000-face subset, timed
-end to end (reading the faces, corrupting them, every batched forward pass), with the machine's load beside it.
+end to end (reading the faces, corrupting them, every batched forward pass, the rotation family's second run
+aligned by the eyes), with the machine's load beside it.
 
 FER2013 PrivateTest faces when the dataset is present (``FER2013_DIR`` or the default location), else
 synthetic 48x48 faces in memory. Nothing is written.
@@ -69,6 +70,7 @@ def time_robustness(classifiers: dict, count: int = 1000, fer_dir=None, log=None
             "severities": len(corruptions.SEVERITIES), "models": list(results),
             "faces_scored_per_model": first["timing"]["faces_scored"], "seconds": round(seconds, 1),
             "corruption_seconds": first["timing"]["corruption_seconds"],
+            "alignment_seconds": first["timing"].get("alignment_seconds", 0.0),
             "model_seconds": {m: r["timing"]["model_seconds"] for m, r in results.items()},
             "forward": {m: r["forward"] for m, r in results.items()},
             "load_average_1min_before": load_before, "load_average_1min_after": _load_average(),

@@ -93,7 +93,8 @@ def run(args) -> int:
     bar, step = _progress_bar()
     try:
         results = run_robustness(classifiers, dataset, split, count=None if args.all else args.faces,
-                                 seed=args.seed, families=families, severities=severities, on_progress=step)
+                                 seed=args.seed, families=families, severities=severities, align=not args.no_align,
+                                 on_progress=step)
     except (DatasetError, ImageDecodeError, ValueError) as exc:
         bar.close()
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
@@ -126,6 +127,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="subset and corruption seed (default 0)")
     p.add_argument("--families", metavar="NAME[,NAME...]", help="only these corruptions (default: all 15)")
     p.add_argument("--severities", metavar="S[,S...]", help="only these severities, 1-5 (default: all)")
+    p.add_argument("--no-align", action="store_true",
+                   help="skip the rotation family's second run with each face turned back by its eyes (BlazeFace)")
     p.add_argument("--out", metavar="DIR", help="write DIR/<model>/robustness.json and .csv instead")
     p.add_argument("--json", action="store_true", help="print the full results as JSON instead of the summary")
     p.set_defaults(func=run)

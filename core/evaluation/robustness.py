@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from core.analysis import corruptions
+from core.evaluation import robustness_alignment as alignment
 from core.evaluation.evaluate import model_identity
 from core.paths import atomic_write, write_json
 
@@ -124,12 +125,14 @@ def _header(classifier, dataset, split, all_records, records, seed, count) -> di
 
 def run_robustness(classifiers: Mapping[str, object], dataset, split: str, *, count: int | None = DEFAULT_FACES,
                    seed: int = DEFAULT_SEED, families: Sequence[str] | None = None,
-                   severities: Sequence[int] = corruptions.SEVERITIES,
+                   severities: Sequence[int] = corruptions.SEVERITIES, align: bool = True,
                    on_progress: Callable[[int, int, str], None] | None = None) -> dict[str, dict]:
     """``{model id: robustness dict}`` for every classifier on ``dataset``'s ``split`` (see the module doc).
 
     ``families`` / ``severities`` narrow the run (tests, quick looks); ``on_progress(done, total, what)``
-    follows it step by step (one step per family and model, plus the clean pass).
+    follows it step by step (one step per family and model, plus the clean pass, plus one for alignment).
+    With ``align`` (and the rotation family chosen), the rotation family runs again with the faces turned
+    back by their eyes (:mod:`core.evaluation.robustness_alignment`), stored apart as ``alignment``.
     """
     chosen = [corruptions.family(name) for name in (families or corruptions.BY_NAME)]
     severities = sorted({int(s) for s in severities})
@@ -138,7 +141,8 @@ def run_robustness(classifiers: Mapping[str, object], dataset, split: str, *, co
     all_records = dataset.split(split)
     records = stratified_subset(all_records, count, seed)
     faces = _read_faces(dataset, records)
-    total, done = (len(chosen) + 1) * len(classifiers), 0
+    align = align and alignment.FAMILY in {fam.name for fam in chosen}
+    total, done = (len(chosen) + 1) * len(classifiers) + int(align), 0
     started = time.perf_counter()
     results, timing = {}, {name: 0.0 for name in classifiers}
     truths = {}
@@ -175,13 +179,21 @@ def run_robustness(classifiers: Mapping[str, object], dataset, split: str, *, co
             done += 1
             if on_progress:
                 on_progress(done, total, f"{results[key]['model']}: {fam.title.lower()}")
+    align_s = 0.0
+    if align:
+        if on_progress:
+            on_progress(done, total, "rotation again, turned back by the eyes (BlazeFace)")
+        align_s = alignment.add_alignment(results, classifiers, truths, faces, [r.rel_path for r in records],
+                                          seed, severities, _predict, _scores)
+        if on_progress:
+            on_progress(total, total, "rotation aligned")
     wall = time.perf_counter() - started
     for key, result in results.items():
         note = getattr(classifiers[key], "bulk_note", None)
         result["forward"] = note() if note else "the classifier's own predict"
         result.update(summarise(result["clean"], result["families"]))
         result["timing"] = {"wall_seconds": round(wall, 2), "model_seconds": round(timing[key], 2),
-                            "corruption_seconds": round(corrupt_s, 2),
+                            "corruption_seconds": round(corrupt_s, 2), "alignment_seconds": round(align_s, 2),
                             "faces_scored": len(records) * (1 + len(chosen) * len(severities))}
     return results
 
@@ -218,6 +230,9 @@ def format_summary(result: dict, out_dir: str | Path | None = None) -> str:
              f"{result['mean_corruption_accuracy'] * 100:.1f}% (relative drop {result['relative_drop'] * 100:.0f}%)",
              "hardest: " + ", ".join(f"{e['title'].lower()} {e['mean_accuracy'] * 100:.1f}%" for _, e in worst),
              "breaks first: " + ", ".join(result["breaks_first"][:3])]
+    aligned = alignment.summary_line(result)
+    if aligned:
+        lines.append(aligned)
     if out_dir is not None:
         lines.append(f"wrote {Path(out_dir) / 'robustness.json'} and {Path(out_dir) / 'robustness.csv'}")
     return "\n".join(lines)

@@ -129,6 +129,9 @@ def framed_box(image: np.ndarray, face: Face, framing: str) -> Face:
     return replace(square, x=x0, y=y0, w=max(0, x1 - x0), h=max(0, y1 - y0))
 
 
+MIN_TURN_DEGREES = 1.0  # an eye line tilted less than this is left as it is (keypoint noise, not a tilt)
+
+
 def eye_angle(face: Face) -> float | None:
     """The eye line's tilt in degrees (counter-clockwise as shown, OpenCV's convention), or None
     without keypoints."""
@@ -145,7 +148,7 @@ def cut(image: np.ndarray, face: Face, framing: str, align: bool = False) -> np.
 
     square = frame(face, framing)
     angle = eye_angle(face) if align else None
-    if angle is None or abs(angle) < 1.0:
+    if angle is None or abs(angle) < MIN_TURN_DEGREES:
         return crop_face(image, square)
     side = max(1, square.w)
     matrix = cv2.getRotationMatrix2D((square.x + side / 2, square.y + side / 2), angle, 1.0)

@@ -35,4 +35,5 @@ def test_robustness_page_shows_curves_ranking_and_the_corrupted_face_strip(page,
     if "No stored robustness results" not in text:
         assert page.locator('[data-testid="stPlotlyChart"] svg.main-svg').count() >= 1
         assert "Ranking" in text and "the same as its Evaluation" in text  # the table is a canvas: its caption
+        assert "In-plane rotation, dashed: the same rotated faces turned back by their eye line" in text
     assert not page.console_errors, page.console_errors
