@@ -7,11 +7,11 @@ import os
 import threading
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 
 from core.labels import FER2013_LABELS
 from core.models.base import FULL_PHOTO_PIPELINE, EmotionClassifier, Explainer, ModelUnavailable, to_bgr
+from core.models.deepface_input import deepface_preprocess
 
 # Figures published by others for DeepFace's emotion model (not measured by this project): the one
 # place the 57.4% lives; the model card, the Evaluation page and the About page read it from here.
@@ -36,7 +36,6 @@ def deepface_to_probabilities(emotion: dict, labels: Sequence[str] = FER2013_LAB
 
 
 _DEEPFACE_LOCK = threading.Lock()
-DEEPFACE_LETTERBOX = 224  # analyze letterboxes every face to this square before the emotion model
 
 
 class DeepFaceClassifier(EmotionClassifier):
@@ -189,30 +188,3 @@ def deepface_card(labels: Sequence[str] = FER2013_LABELS):
                "published": DEEPFACE_PUBLISHED})
 
 
-def deepface_preprocess(faces: Sequence[np.ndarray]) -> np.ndarray:
-    """Face crops -> DeepFace's emotion input (n, 48, 48, 1), as ``DeepFace.analyze(detector_backend="skip")``
-    prepares them: BGR scaled to [0, 1] (only when its maximum is above 1, as DeepFace does), letterboxed
-    to 224x224 (``GradCam(letterbox=True)``), grayscale, resized to 48x48.
-
-    DeepFace resizes the three channels and then takes the grey; the grey is taken first here (bilinear
-    resizing and the BGR weights are both linear, so only float32 rounding differs: about 1e-7 on the
-    input, tested against ``analyze``), which makes it three times cheaper (the robustness lab calls
-    it 76,000 times)."""
-    side = DEEPFACE_LETTERBOX
-    batch = np.empty((len(faces), 48, 48, 1), np.float32)
-    for i, face in enumerate(faces):
-        if face.size == 0:
-            raise ValueError("empty face crop")
-        if face.ndim == 3 and face.shape[2] == 4:
-            face = cv2.cvtColor(face, cv2.COLOR_BGRA2BGR)
-        image = face.reshape(face.shape[:2]) if face.ndim == 2 or face.shape[2] == 1 else face
-        image = image / 255.0 if image.max() > 1 else image.astype(np.float64)
-        gray = image if image.ndim == 2 else cv2.cvtColor(image.astype(np.float32), cv2.COLOR_BGR2GRAY)
-        factor = min(side / gray.shape[0], side / gray.shape[1])
-        small = cv2.resize(gray.astype(np.float32), (int(gray.shape[1] * factor), int(gray.shape[0] * factor)))
-        pad_y, pad_x = side - small.shape[0], side - small.shape[1]
-        square = np.pad(small, ((pad_y // 2, pad_y - pad_y // 2), (pad_x // 2, pad_x - pad_x // 2)))
-        if square.shape != (side, side):
-            square = cv2.resize(square, (side, side))
-        batch[i, ..., 0] = cv2.resize(square, (48, 48))
-    return batch
