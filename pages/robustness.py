@@ -42,7 +42,8 @@ def show_results(results: dict[str, dict], key: str) -> None:
     st.markdown(f"**Ranking** on {faces:,} faces (seed {first['subset']['seed']}): mean accuracy over every "
                 f"corruption and severity 1-5; the relative drop is from the model's clean accuracy.")
     st.dataframe(view.ranking_table(results), hide_index=True, key=f"{key}-ranking",
-                 column_config={c: PERCENT for c in ("clean accuracy", "mean corrupted accuracy", "relative drop")})
+                 column_config={"faces": st.column_config.NumberColumn(format="localized"),
+                                **{c: PERCENT for c in ("clean accuracy", "mean corrupted accuracy", "relative drop")}})
     st.plotly_chart(view.curves_figure(results), key=f"{key}-curves", config={"displayModeBar": False})
     st.caption("Severity 0 is the clean face; hover a point for the corruption's parameter at that severity.")
     aligned = view.alignment_caption(results)

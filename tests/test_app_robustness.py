@@ -41,8 +41,11 @@ def test_page_draws_stored_curves_ranking_and_the_strip(stored, without_deepface
     assert ranking["clean accuracy"][0] == pytest.approx(result["clean"]["accuracy"] * 100)
     assert ranking["mean corrupted accuracy"][0] == pytest.approx(result["mean_corruption_accuracy"] * 100)
     assert "the same as its Evaluation (predictions.csv) on the same faces" in content  # the clean point checked
-    curves = plotly_specs(at)[0]["data"]
+    spec = plotly_specs(at)[0]
+    curves = spec["data"]
     assert len(curves) == len(FAMILIES)
+    assert spec["layout"]["yaxis"]["title"]["text"] == "accuracy"  # the first panel of the only row
+    assert spec["layout"]["xaxis"]["title"]["text"] == "severity"
     assert {trace["line"]["color"] for trace in curves} == {registry.describe("fer2013_cnn").colour}
     blur = result["families"]["gaussian_blur"]["severities"]
     assert curves[0]["x"] == [0, 1, 3, 5]

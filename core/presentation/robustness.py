@@ -97,6 +97,10 @@ def curves_figure(results: Mapping[str, Mapping], *, columns: int = 5, height_pe
                               col=i % columns + 1)
     fig.update_xaxes(tickvals=[0, 1, 2, 3, 4, 5], range=[-0.3, 5.3])
     fig.update_yaxes(range=[0, 100], ticksuffix="%")
+    for row in range(1, rows + 1):  # axis titles once per row and along the bottom, not on every panel
+        fig.update_yaxes(title_text="accuracy", row=row, col=1)
+    for col in range(1, columns + 1):
+        fig.update_xaxes(title_text="severity", row=rows, col=col)
     fig.update_layout(height=rows * height_per_row + 80, margin=dict(l=10, r=10, t=60, b=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.03, xanchor="right", x=1))
     return fig
