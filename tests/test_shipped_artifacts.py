@@ -131,6 +131,7 @@ def test_robustness_agrees_with_predictions_and_itself(path):
         means.append(entry["mean_accuracy"])
     assert result["mean_corruption_accuracy"] == pytest.approx(np.mean(means))
     assert result["relative_drop"] == pytest.approx(1 - np.mean(means) / result["clean"]["accuracy"])
+    assert result["forward"].startswith(("ONNX Runtime twin, within", "no ONNX Runtime twin", "ONNX Runtime twin refused"))
 
 
 @pytest.mark.parametrize("path", ROBUSTNESS, ids=[str(p.relative_to(PROJECT_ROOT / "models")) for p in ROBUSTNESS])
