@@ -74,9 +74,10 @@ def faces(report, model: str, true: str, predicted: str) -> None:
                 + (f" (the {GALLERY_SIZE} most confident shown)" if len(rows) > GALLERY_SIZE else "") + ".")
     if rows.empty:
         return
-    records = {r.rel_path: r for r in report.dataset.records}
+    dataset = report.faces_for(model)  # detected faces as this model saw them
+    records = {r.rel_path: r for r in dataset.records}
     grid = st.columns(6)
     for i, row in enumerate(rows.head(GALLERY_SIZE).itertuples(index=False)):
         with grid[i % 6]:
-            st.image(report.dataset.read(records[row.path], grayscale=False), channels="BGR", width="stretch")
+            st.image(dataset.read(records[row.path], grayscale=False), channels="BGR", width="stretch")
             st.caption(f"true **{row.true}**, predicted **{row.predicted}** ({row.confidence:.0%})")

@@ -243,7 +243,8 @@ def figures(report: labelled.Report, slices: dict | None = None) -> None:
 # --------------------------------------------------------------------------- mistakes
 
 
-def mistakes_gallery(dataset, results: dict) -> None:
+def mistakes_gallery(report: labelled.Report) -> None:
+    results = report.results
     label = {name: r.display_name for name, r in results.items()}
     st.subheader("Mistakes on your images")
     model = st.selectbox("Model", list(results), format_func=lambda n: label[n], key="data_mistakes_model")
@@ -254,6 +255,7 @@ def mistakes_gallery(dataset, results: dict) -> None:
     st.caption(f"The {len(wrong)} most confident mistakes of {label[model]} "
                f"({int((results[model].predictions['true'] != results[model].predictions['predicted']).sum())} "
                f"in all).")
+    dataset = report.faces_for(model)  # detected faces as this model saw them
     records = {r.rel_path: r for r in dataset.records}
     grid = st.columns(6)
     for i, row in enumerate(wrong.itertuples(index=False)):
@@ -306,7 +308,7 @@ def main() -> None:
         st.error("No model could be scored on these images (see the notes).")
         return
     figures(report, slice_scores(report, metadata))
-    mistakes_gallery(report.dataset, report.results)
+    mistakes_gallery(report)
     audit_view.upload_audit(report.results, report.dataset)
     compared_with_fer2013(report.results)
 

@@ -4,6 +4,7 @@ a 7-class model's scores; the download zip; photos with faces detected first; `p
 the fer model registered and found by name (never as a CNN folder); a registration needs no other edit."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import zipfile
@@ -110,10 +111,14 @@ def test_photos_detect_the_largest_face_and_count_the_misses(astronaut):
     assert any("no face found in 1 of 4 photos" in note for note in report.notes)
     assert report.results["brightness"].metrics["n_images"] == 3
     crop = report.dataset.read(report.dataset.records[0], grayscale=False)
+    from core.faces.framing import framed_crops
     from core.media.images import decode_image
 
-    face = max(detector.detect(decode_image(photo)), key=lambda f: f.w * f.h)
-    assert crop.shape[:2] == (face.h, face.w)  # the largest face's box, not the whole photo
+    image = decode_image(photo)
+    face = max(detector.detect(image), key=lambda f: f.w * f.h)
+    (expected,) = framed_crops(image, [face], ["fer2013"])["fer2013"]  # as the Photo page cuts it (a bare record)
+    assert crop.shape[:2] == expected.shape[:2] and np.array_equal(crop, expected)
+    assert crop.shape[0] < image.shape[0] / 2  # the largest face, not the whole photo
     from core.data.archive import load_labelled
     from core.data.datasets import DatasetError
 
@@ -193,3 +198,56 @@ def test_cli_bad_zip_is_one_line(tmp_path, capsys):
     assert main(["evaluate", "--model", "fer2013_cnn", "--data", str(bad)]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: not a zip archive") and "\n" not in err
+
+
+class FramedBrightness(Brightness):
+    """A stand-in whose record names ``framing`` as its training faces' framing."""
+
+    def __init__(self, name, framing):
+        super().__init__(name)
+        self.framing = framing
+
+    def predict(self, faces):  # the class is the crop's side modulo 7: tells the two framings' crops apart
+        out = np.full((len(faces), 7), 0.02)
+        for i, face in enumerate(faces):
+            out[i, face.shape[0] % 7] = 0.88
+        return out
+
+    @property
+    def record(self):
+        bare = super().record
+        return dataclasses.replace(bare, preprocessing=dataclasses.replace(bare.preprocessing, framing=self.framing))
+
+
+def test_photos_are_cut_for_each_model_as_the_photo_page_cuts_them(astronaut):
+    """Your data's photo mode gives every model the crop the Photo page would give it (its training
+    framing), so the two pages agree; the galleries show each model's own crop."""
+    import cv2
+    from zipfaces import zip_of
+
+    from core.analysis.pipeline import AnalysisOptions, Analyzer
+    from core.data.datasets import DatasetError
+    from core.evaluation.labelled import evaluate_source
+    from core.faces.framing import framed_crops
+    from core.media.images import decode_image
+
+    photo = cv2.imencode(".jpg", astronaut)[1].tobytes()
+    models = {"loose": FramedBrightness("loose", "fer2013"), "tight": FramedBrightness("tight", "detector")}
+    detector = Analyzer(models).face_detector(AnalysisOptions())
+    report = evaluate_source(zip_of({"happy/a.jpg": photo, "sad/b.jpg": photo}), models, photos=True,
+                             detector=detector)
+    image = decode_image(photo)
+    face = max(detector.detect(image), key=lambda f: f.w * f.h)
+    cuts = framed_crops(image, [face], ["fer2013", "detector"])
+    record = report.dataset.records[0]
+    assert report.framings == {"loose": "fer2013", "tight": "detector"}
+    for model, framing in report.framings.items():
+        seen = report.faces_for(model).read(record, grayscale=False)
+        assert np.array_equal(seen, cuts[framing][0])
+    assert report.faces_for("loose").read(record).shape != report.faces_for("tight").read(record).shape
+    answers = {model: FER2013_LABELS[report.faces_for(model).read(record).shape[0] % 7] for model in models}
+    assert answers["loose"] != answers["tight"]  # the two crops give different answers ...
+    for model, answer in answers.items():  # ... and each model was scored on its own
+        assert set(report.results[model].predictions["predicted"]) == {answer}
+    with pytest.raises(DatasetError, match="not cut for 'other' framing"):
+        report.dataset.with_framing("other")

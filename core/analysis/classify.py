@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.analysis.calibration import apply_temperature
-from core.faces.framing import DETECTOR_FRAMING, cut, refine
+from core.faces.framing import DETECTOR_FRAMING, framed_crops
 
 CALIBRATED_NOTE = "probabilities calibrated by each model's fitted temperature (where it has one)"
 RAW_NOTE = "raw probabilities (no temperature applied)"
@@ -103,13 +103,6 @@ def framing_of(classifier) -> str:
         return classifier.record.preprocessing.framing
     except Exception:  # noqa: BLE001 - an unregistered stand-in: crop the detector's box as it is
         return DETECTOR_FRAMING
-
-
-def framed_crops(image: np.ndarray, faces: Sequence, framings, align: bool = False) -> dict[str, list[np.ndarray]]:
-    """Per framing, every face cut out as a model of that framing saw faces in training (one cut per
-    framing, however many models share it); with ``align``, turned so that the eyes are level."""
-    faces = [refine(image, face) for face in faces]  # every detector's face placed from BlazeFace's box
-    return {framing: [cut(image, face, framing, align) for face in faces] for framing in dict.fromkeys(framings)}
 
 
 def classify_faces(classifiers: Mapping[str, object], image: np.ndarray, faces: Sequence, calibrated: bool = True,

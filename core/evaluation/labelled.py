@@ -12,7 +12,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -159,6 +159,12 @@ class Report:
     results: dict[str, ModelResult]
     failed: dict[str, str]
     notes: list[str]
+    framings: dict[str, str] = field(default_factory=dict)  # result key -> the framing its faces were cut in
+
+    def faces_for(self, model: str):
+        """The images ``model`` was scored on: for detected faces, cut in its own framing."""
+        framing = self.framings.get(model)
+        return self.dataset.with_framing(framing) if framing and hasattr(self.dataset, "with_framing") else self.dataset
 
 
 def evaluate_source(source, classifiers: Mapping[str, object], photos: bool = False, detector=None,
@@ -168,10 +174,12 @@ def evaluate_source(source, classifiers: Mapping[str, object], photos: bool = Fa
 
     ``roots``: the server folders a path may lie in (see :func:`core.data.archive.load_labelled`).
 
-    ``photos=True`` first keeps the largest face ``detector`` finds in each image. ``on_progress(text,
+    ``photos=True`` first keeps the largest face ``detector`` finds in each image, cut for each model as
+    the Photo page cuts it (its training framing). ``on_progress(text,
     fraction)`` follows the whole job (0 to 1). Raises :class:`core.data.archive.ArchiveError` /
     :class:`core.data.datasets.DatasetError` with a one-line message for unusable data.
     """
+    from core.analysis.classify import framing_of
     from core.data.archive import load_labelled, summary
     from core.data.detect import detect_faces_first
 
@@ -184,10 +192,11 @@ def evaluate_source(source, classifiers: Mapping[str, object], photos: bool = Fa
     if photos:
         if detector is None:
             raise ValueError("photos=True needs a face detector")
-        dataset = detect_faces_first(dataset, detector, on_progress=lambda done, total: report(
+        framings = [framing_of(classifier) for classifier in classifiers.values()]
+        dataset = detect_faces_first(dataset, detector, framings, on_progress=lambda done, total: report(
             f"Finding faces: {done} of {total} photos", done / total / stages))
     report(summary(dataset), (1 if photos else 0) / stages)
-    results, failed = {}, {}
+    results, failed, framings = {}, {}, {}
     for i, classifier in enumerate(classifiers.values()):
         display = getattr(classifier, "display_name", "model")
         offset = (i + (1 if photos else 0)) / stages
@@ -195,10 +204,12 @@ def evaluate_source(source, classifiers: Mapping[str, object], photos: bool = Fa
         def step(done, total, display=display, offset=offset):
             report(f"{display}: {done} of {total} images", offset + done / max(total, 1) / stages)
 
-        part, why = evaluate_models({display: classifier}, dataset, ALL, batch_size,
+        faces = dataset.with_framing(framing_of(classifier)) if photos else dataset  # the crop the Photo page gives it
+        part, why = evaluate_models({display: classifier}, faces, ALL, batch_size,
                                     on_progress=lambda _name, done, total, step=step: step(done, total))
         results.update(part)
         failed.update(why)
+        framings.update({key: framing_of(classifier) for key in part})
     if len(results) > 1:
         report("Comparing the models", 1.0)
         add_comparisons(results)
@@ -206,4 +217,4 @@ def evaluate_source(source, classifiers: Mapping[str, object], photos: bool = Fa
     notes = list(getattr(dataset, "notes", []))
     notes += [r.note for r in results.values() if r.note]
     notes += [f"{model}: {why}" for model, why in failed.items()]
-    return Report(dataset, results, failed, notes)
+    return Report(dataset, results, failed, notes, framings if photos else {})

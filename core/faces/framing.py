@@ -154,3 +154,10 @@ def cut(image: np.ndarray, face: Face, framing: str, align: bool = False) -> np.
     matrix = cv2.getRotationMatrix2D((square.x + side / 2, square.y + side / 2), angle, 1.0)
     matrix[:, 2] -= (square.x, square.y)  # the square's centre to the output's centre
     return cv2.warpAffine(image, matrix, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def framed_crops(image: np.ndarray, faces, framings, align: bool = False) -> dict[str, list[np.ndarray]]:
+    """Per framing, every face cut out as a model of that framing saw faces in training (one cut per
+    framing, however many models share it); with ``align``, turned so that the eyes are level."""
+    faces = [refine(image, face) for face in faces]  # every detector's face placed from BlazeFace's box
+    return {framing: [cut(image, face, framing, align) for face in faces] for framing in dict.fromkeys(framings)}
