@@ -118,6 +118,9 @@ def test_about_states_the_invariance_and_small_face_figures_from_the_bench():
     assert "90.8% (of 76)" in same and "target is 95.0%" in same
     assert "found 87.4%" in small and "1.15 false faces per photo" in small
     assert detector_facts({}) == []
+    bench["framing"]["same_top_emotion"]["fer2013_cnn"].update(rate=0.914, faces_by_2_plus_detectors=394,
+                                                               rate_ci95=[0.882, 0.938])
+    assert "91.4% (of 394, 95% interval 88.2%-93.8%)" in detector_facts(bench)[0]
 
 
 def test_the_cli_offers_alignment_off_by_default():
@@ -130,3 +133,20 @@ def test_the_cli_offers_alignment_off_by_default():
     predict.add_parser(parser.add_subparsers())
     assert analysis_options(parser.parse_args(["predict", "x.jpg", "--align"])).align is True
     assert analysis_options(parser.parse_args(["predict", "x.jpg"])).align is False
+
+
+def test_the_pipeline_gap_comes_with_its_paired_interval_and_test():
+    """points_apart's uncertainty: a paired bootstrap interval in points and the exact McNemar p-value,
+    from the same faces classified both ways."""
+    from core.bench.framing import _paired_gap
+
+    truth = ["happy"] * 8 + ["sad"] * 8
+    squares = list(truth)
+    pipeline = ["sad"] * 4 + truth[4:]  # four faces lost by the pipeline, none won
+    gap = _paired_gap(pipeline, squares, truth)
+    lo, hi = gap["points_apart_ci95"]
+    assert -50 < lo < -25 < hi < 0  # the 25-point loss inside; on 16 faces it still excludes zero
+    assert gap["mcnemar_p"] == 0.125  # 4 of 4 discordant one way: 2 * 0.5**4
+    even = _paired_gap(list(truth), squares, truth)
+    assert even == {"points_apart_ci95": [0.0, 0.0], "mcnemar_p": 1.0}
+    assert _paired_gap([], [], []) == {"points_apart_ci95": None, "mcnemar_p": None}

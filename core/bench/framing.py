@@ -8,9 +8,11 @@ checked on the faces it was fitted on. Per single detector the check reports:
 * ``iou_median``: the refined (:func:`core.faces.framing.refine`) and mapped box against the true
   square (``iou_median_raw``: refined, not mapped);
 * ``accuracy_pipeline`` vs ``accuracy_squares`` per model: the mapped crop classified against the
-  true square classified, on the faces the detector found;
+  true square classified, on the faces the detector found, with the gap's paired 95% bootstrap interval
+  (``points_apart_ci95``) and exact McNemar p-value;
 * ``same_top_emotion``: for faces found by two or more detectors (matched to the same true face by
-  IoU), the share whose top emotion is the same from every detector's crop, per model;
+  IoU), the share whose top emotion is the same from every detector's crop, per model (Wilson 95%
+  interval beside it);
 * ``alignment``: accuracy with and without eye-line alignment on turned and upright pastes.
 """
 from __future__ import annotations
@@ -22,6 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from core.bench.detection_set import FER_FACE_BOX, generated_images
+from core.evaluation.intervals import wilson_interval
+from core.evaluation.paired import mcnemar_exact, outcome_counts, paired_interval
 from core.faces import catalogue, crop_face
 from core.faces.base import Face
 from core.faces.framing import MAPS_PATH, REFINED_MAP, FramingMap, cut, frame, refine
@@ -29,7 +33,7 @@ from core.paths import write_json
 
 DETECTORS = catalogue.info(catalogue.DEFAULT_DETECTOR).components  # the single detectors behind the default
 FIT_SPLIT, CHECK_SPLIT = "Training", "PrivateTest"
-FIT_SCENES, CHECK_SCENES = 300, 200
+FIT_SCENES, CHECK_SCENES = 300, 1000  # 1,000 scenes: ~500 faces per detector, a gap's interval about +-3 points
 FIT_SEED, CHECK_SEED = 101, 13  # the check uses the detection set's own seed
 MODELS = ("fer2013_cnn", "fer_minixception", "deepface")
 TARGET_IOU, TARGET_POINTS, TARGET_SAME = 0.85, 1.0, 0.95
@@ -117,9 +121,11 @@ def check(fer_dir=None, scenes: int = CHECK_SCENES, models: dict | None = None) 
             raw = _top(model, [crop_face(images[i].image, box) for i, j, box in hits]) if crops else []
             answers[(name, model_name)] = {(i, j): t for (i, j, _), t in zip(hits, tops)}
             answers[(name, model_name, "raw")] = {(i, j): t for (i, j, _), t in zip(hits, raw)}
-            pipeline, direct = _accuracy(tops, truth), _accuracy(_top(model, exact) if exact else [], truth)
+            squares_top = _top(model, exact) if exact else []
+            pipeline, direct = _accuracy(tops, truth), _accuracy(squares_top, truth)
             row[model_name] = {"accuracy_pipeline": pipeline, "accuracy_squares": direct,
                                "points_apart": round(100 * (pipeline - direct), 2),
+                               **_paired_gap(tops, squares_top, truth),
                                "accuracy_raw_boxes": _accuracy(raw, truth)}
         per_detector[name] = row
     return {"scenes": len(images), "faces": sum(len(x.faces) for x in images), "split": CHECK_SPLIT,
@@ -162,7 +168,21 @@ def _invariance(answers: dict, models: dict) -> dict:
             same = sum(len(set(tops)) == 1 for tops in shared)
             out[model_name]["faces_by_2_plus_detectors"] = len(shared)
             out[model_name][kind] = round(same / len(shared), 3) if shared else None
+            if shared:
+                out[model_name][f"{kind}_ci95"] = [round(v, 3) for v in wilson_interval(same, len(shared))]
     return out
+
+
+def _paired_gap(pipeline, squares, truth) -> dict:
+    """How sure the pipeline-minus-squares gap is, on the same faces: its 95% paired bootstrap interval in
+    points and the exact McNemar p-value (a gap of a point or two on ~100 faces is one or two faces)."""
+    right_a = [p == t for p, t in zip(pipeline, truth)]
+    right_b = [p == t for p, t in zip(squares, truth)]
+    if not truth:
+        return {"points_apart_ci95": None, "mcnemar_p": None}
+    counts = outcome_counts(right_a, right_b)
+    return {"points_apart_ci95": [round(100 * v, 2) for v in paired_interval(right_a, right_b)],
+            "mcnemar_p": round(mcnemar_exact(counts["only_a"], counts["only_b"]), 4)}
 
 
 def _median(values) -> float | None:

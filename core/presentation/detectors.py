@@ -17,8 +17,12 @@ def invariance_fact(raw: dict) -> str | None:
     rates = {m: r for m, r in (framing.get("same_top_emotion") or {}).items() if r.get("rate") is not None}
     if not rates:
         return None
-    parts = ", ".join(f"{registry.describe(m).title} {_percent(r['rate'])} (of {r['faces_by_2_plus_detectors']})"
-                      for m, r in rates.items())
+    def interval(r) -> str:
+        lo_hi = r.get("rate_ci95")
+        return f", 95% interval {_percent(lo_hi[0])}-{_percent(lo_hi[1])}" if lo_hi else ""
+
+    parts = ", ".join(f"{registry.describe(m).title} {_percent(r['rate'])} (of {r['faces_by_2_plus_detectors']}"
+                      f"{interval(r)})" for m, r in rates.items())
     target = framing.get("targets", {}).get("same_top_emotion")
     return (f"**Same answer whatever the detector.** For pasted FER2013 faces found by two or more detectors, the "
             f"top emotion was the same from every detector's crop for {parts}"
